@@ -1,0 +1,29 @@
+"""Repository-root-relative locations, so papermill, nbval and an interactive kernel agree wherever they start.
+
+`SAELIB_ARTIFACTS`, when set, moves RESULTS and FIGURES under that folder (the test suite uses it so that
+smoke runs never overwrite the committed figures); DATA (caches keyed by config hash) always stays put.
+"""
+
+import os
+from pathlib import Path
+
+ROOT: Path = Path(__file__).resolve().parent.parent
+DATA: Path = ROOT / "data"
+_ARTIFACTS: Path = Path(os.environ["SAELIB_ARTIFACTS"]).resolve() if os.environ.get("SAELIB_ARTIFACTS") else ROOT
+RESULTS: Path = _ARTIFACTS / "results"
+FIGURES: Path = _ARTIFACTS / "figures"
+REPORT: Path = _ARTIFACTS / "REPORT.md"
+
+
+def ensure_dir(path: Path) -> Path:
+    """Create `path` (and parents) if missing and return it."""
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def relative_to_root(path: Path) -> str:
+    """Path as a string relative to the repository root (never a machine path in outputs)."""
+    try:
+        return Path(path).resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return Path(path).name
