@@ -1,0 +1,1 @@
+"""Metrics on learned dictionaries, one module per family (cosines, composites, MCS, densities)."""
