@@ -1,8 +1,23 @@
 """Helpers for the SAE "true features" paper companion.
 
 One module per idea: `paths`, `repro`, `params`, `claims`, `plotting`, `corpus`, `target_model`,
-`activations`, `training`, plus the SAE variants in `saelib.saes` and the metrics in `saelib.metrics`.
-The experiments themselves live in the notebooks.
+`activations`, `training`, `runner`, `report`, plus SAE variants in `saelib.saes` and metrics in
+`saelib.metrics`. The experiments themselves live in the notebooks.
 """
 
+import functools
+import os
+
 __version__ = "0.1.0"
+
+
+def _honour_tqdm_disable() -> None:
+    """Make notebook progress bars obey TQDM_DISABLE too (tqdm.notebook ignores it; headless runs set it)."""
+    if os.environ.get("TQDM_DISABLE", "").lower() not in ("1", "true", "yes"):
+        return
+    import tqdm.notebook
+
+    tqdm.notebook.tqdm.__init__ = functools.partialmethod(tqdm.notebook.tqdm.__init__, disable=True)
+
+
+_honour_tqdm_disable()

@@ -7,7 +7,6 @@ Row i of the cache is token i of the split's windows read in order: window i // 
 
 import hashlib
 import json
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from saelib.atomic import atomic_write_json
+from saelib.atomic import atomic_dir, atomic_write_json
 from saelib.paths import DATA
 from saelib.repro import pick_device
 from saelib.target_model import TargetModel
@@ -109,39 +108,35 @@ def open_cache(folder: Path, key: str) -> ActivationCache:
 def write_cache(tm: TargetModel, hook_name: str, windows: np.ndarray, folder: Path, key: str,
                 shard_rows: int, batch_windows: int = 64) -> None:
     """Run the model over `windows`, write the hook's activations as shards plus manifest, atomically."""
-    staging = folder.with_name(f".{folder.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    layer, n_ctx, device = hook_layer(hook_name), windows.shape[1], tm.model.cfg.device
-    n_rows = windows.size
-    d = None
-    shard_files, shard, shard_start, written = [], None, 0, 0
-    for start in tqdm(range(0, len(windows), batch_windows), desc=f"caching {hook_name}"):
-        tokens = torch.as_tensor(windows[start:start + batch_windows], device=device)
-        _, cache = tm.model.run_with_cache(tokens, names_filter=hook_name, stop_at_layer=layer + 1)
-        acts = cache[hook_name].reshape(-1, cache[hook_name].shape[-1]).float().cpu().numpy()
-        d = acts.shape[1]
-        while len(acts):
-            if shard is None:
-                rows = min(shard_rows, n_rows - written)
-                name = f"shard_{len(shard_files):03d}.npy"
-                shard = np.lib.format.open_memmap(staging / name, mode="w+", dtype=DTYPE, shape=(rows, d))
-                shard_files.append(name)
-                shard_start = 0
-            take = min(len(acts), len(shard) - shard_start)
-            shard[shard_start:shard_start + take] = acts[:take]
-            shard_start, written, acts = shard_start + take, written + take, acts[take:]
-            if shard_start == len(shard):
-                shard.flush()
-                shard = None
-    assert written == n_rows == len(windows) * n_ctx
-    atomic_write_json(staging / MANIFEST, {
-        "config_hash": key, "hook_name": hook_name, "model_key": tm.key, "n_rows": n_rows, "d": d,
-        "dtype": DTYPE, "n_ctx": n_ctx,
-        "shards": [{"file": f, "sha256": file_sha256(staging / f)} for f in shard_files],
-    })
-    shutil.rmtree(folder, ignore_errors=True)
-    staging.rename(folder)
+    with atomic_dir(folder) as staging:
+        layer, n_ctx, device = hook_layer(hook_name), windows.shape[1], tm.model.cfg.device
+        n_rows = windows.size
+        d = None
+        shard_files, shard, shard_start, written = [], None, 0, 0
+        for start in tqdm(range(0, len(windows), batch_windows), desc=f"caching {hook_name}"):
+            tokens = torch.as_tensor(windows[start:start + batch_windows], device=device)
+            _, cache = tm.model.run_with_cache(tokens, names_filter=hook_name, stop_at_layer=layer + 1)
+            acts = cache[hook_name].reshape(-1, cache[hook_name].shape[-1]).float().cpu().numpy()
+            d = acts.shape[1]
+            while len(acts):
+                if shard is None:
+                    rows = min(shard_rows, n_rows - written)
+                    name = f"shard_{len(shard_files):03d}.npy"
+                    shard = np.lib.format.open_memmap(staging / name, mode="w+", dtype=DTYPE, shape=(rows, d))
+                    shard_files.append(name)
+                    shard_start = 0
+                take = min(len(acts), len(shard) - shard_start)
+                shard[shard_start:shard_start + take] = acts[:take]
+                shard_start, written, acts = shard_start + take, written + take, acts[take:]
+                if shard_start == len(shard):
+                    shard.flush()
+                    shard = None
+        assert written == n_rows == len(windows) * n_ctx
+        atomic_write_json(staging / MANIFEST, {
+            "config_hash": key, "hook_name": hook_name, "model_key": tm.key, "n_rows": n_rows, "d": d,
+            "dtype": DTYPE, "n_ctx": n_ctx,
+            "shards": [{"file": f, "sha256": file_sha256(staging / f)} for f in shard_files],
+        })
 
 
 def cached_activations(tm: TargetModel, hook_name: str, n_tokens: int, split: str = "train",

@@ -6,7 +6,7 @@ dataset. Trained checkpoints are cached under data/target_model/<config-hash>/ a
 import hashlib
 import json
 import math
-import shutil
+import pickle
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
 from saelib import corpus as corpus_lib
-from saelib.atomic import atomic_write_json
+from saelib.atomic import atomic_dir, atomic_write_json
 from saelib.paths import DATA
 from saelib.repro import environment_fingerprint, pick_device
 
@@ -154,15 +154,15 @@ def mean_loss(model: HookedTransformer, windows: np.ndarray, batch_size: int = 6
     return float(sum(losses) / len(windows))
 
 
-def train_model(model: HookedTransformer, train: np.ndarray, val: np.ndarray, cfg: TargetModelConfig,
-                progress: bool = True) -> pd.DataFrame:
+def train_model(model: HookedTransformer, train: np.ndarray, val: np.ndarray,
+                cfg: TargetModelConfig) -> pd.DataFrame:
     """Train with AdamW on random windows; return the loss curve (train: smoothed batch loss, val: held-out)."""
     device = model.cfg.device
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
     generator = torch.Generator().manual_seed(cfg.seed)
     eval_windows = val[: cfg.n_eval_windows]
     rows, running = [], None
-    bar = tqdm(range(cfg.n_steps), desc="training target model", disable=not progress)
+    bar = tqdm(range(cfg.n_steps), desc="training target model")
     for step in bar:
         model.train()
         for group in optimizer.param_groups:
@@ -189,16 +189,12 @@ def checkpoint_dir(key: str) -> Path:
 
 def save_checkpoint(folder: Path, model: HookedTransformer, cfg: TargetModelConfig, history: pd.DataFrame,
                     corpus_info: dict[str, Any]) -> None:
-    """Write model, config and history to a staging folder, then move it into place."""
-    staging = folder.with_name(f".{folder.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    torch.save(model.state_dict(), staging / "model.pt")
-    atomic_write_json(staging / "history.json", history.to_dict(orient="list"))
-    atomic_write_json(staging / "config.json", {"config": asdict(cfg), "corpus": corpus_info,
-                                                "environment": environment_fingerprint()})
-    shutil.rmtree(folder, ignore_errors=True)
-    staging.rename(folder)
+    """Write model, config and history to a private staging folder, then swap it into place."""
+    with atomic_dir(folder) as staging:
+        torch.save(model.state_dict(), staging / "model.pt")
+        atomic_write_json(staging / "history.json", history.to_dict(orient="list"))
+        atomic_write_json(staging / "config.json", {"config": asdict(cfg), "corpus": corpus_info,
+                                                    "environment": environment_fingerprint()})
 
 
 def load_checkpoint(folder: Path, model: HookedTransformer) -> pd.DataFrame | None:
@@ -206,7 +202,7 @@ def load_checkpoint(folder: Path, model: HookedTransformer) -> pd.DataFrame | No
     try:
         model.load_state_dict(torch.load(folder / "model.pt", map_location=model.cfg.device, weights_only=True))
         return pd.DataFrame(json.loads((folder / "history.json").read_text()))
-    except (OSError, RuntimeError, ValueError, KeyError, EOFError):
+    except (OSError, RuntimeError, ValueError, KeyError, EOFError, pickle.UnpicklingError):
         return None
 
 
@@ -221,8 +217,7 @@ def load_pretrained_model(cfg: TargetModelConfig, device: torch.device) -> Hooke
     return HookedTransformer.from_pretrained(cfg.model_name, device=str(device))
 
 
-def load_or_train_target_model(cfg: TargetModelConfig, device: torch.device | str | None = None,
-                               progress: bool = True) -> TargetModel:
+def load_or_train_target_model(cfg: TargetModelConfig, device: torch.device | str | None = None) -> TargetModel:
     """The target model for `cfg`: pretrained by name, or our own, trained once and then loaded from cache."""
     device = torch.device(device) if device else pick_device()
     corpus = read_corpus_text(cfg)
@@ -239,7 +234,7 @@ def load_or_train_target_model(cfg: TargetModelConfig, device: torch.device | st
     folder = checkpoint_dir(key)
     history = load_checkpoint(folder, model) if folder.is_dir() else None
     if history is None:
-        history = train_model(model, train, val, cfg, progress=progress)
+        history = train_model(model, train, val, cfg)
         save_checkpoint(folder, model, cfg, history, info)
     return TargetModel(model.eval(), train, val, key, history, info)
 

@@ -2,7 +2,6 @@
 and save/load SAEs in sae-lens's on-disk format.
 """
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,7 @@ from sae_lens import SAE, SAETrainer
 from sae_lens.config import LoggingConfig, SAETrainerConfig
 from sae_lens.saes.sae import TrainingSAE, TrainStepOutput
 
-from saelib.atomic import atomic_write
+from saelib.atomic import atomic_dir, atomic_write
 from saelib.repro import pick_device
 
 
@@ -96,15 +95,11 @@ def train_sae(sae: TrainingSAE, batches: Iterator[torch.Tensor], n_samples: int,
 
 def save_sae(sae: SAE | TrainingSAE, folder: Path) -> Path:
     """Save `sae` in sae-lens's format (weights + cfg.json) to `folder`, replacing it only once fully written."""
-    folder = Path(folder)
-    staging = folder.with_name(f".{folder.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    sae.save_model(staging)
-    # the marker goes in last: a folder without it is an interrupted save and is never loaded
-    atomic_write(staging / "COMPLETE", lambda tmp: tmp.write_text("ok\n"))
-    shutil.rmtree(folder, ignore_errors=True)
-    staging.rename(folder)
-    return folder
+    with atomic_dir(folder) as staging:
+        sae.save_model(staging)
+        # the marker goes in last: a folder without it is an interrupted save and is never loaded
+        atomic_write(staging / "COMPLETE", lambda tmp: tmp.write_text("ok\n"))
+    return Path(folder)
 
 
 def is_saved_sae(folder: Path) -> bool:

@@ -1,0 +1,31 @@
+"""Shared fixtures: a tiny target-model config and isolated data/results folders."""
+
+import pytest
+
+import saelib.activations
+import saelib.claims
+import saelib.plotting
+import saelib.report
+import saelib.runner
+import saelib.target_model
+from saelib.target_model import target_model_config
+
+
+@pytest.fixture
+def isolated_dirs(tmp_path, monkeypatch):
+    """Point every module's DATA / RESULTS / FIGURES at a temporary folder."""
+    for module in (saelib.target_model, saelib.activations):
+        monkeypatch.setattr(module, "DATA", tmp_path / "data")
+    for module in (saelib.claims, saelib.report, saelib.runner):
+        monkeypatch.setattr(module, "RESULTS", tmp_path / "results")
+    for module in (saelib.plotting, saelib.report):
+        monkeypatch.setattr(module, "FIGURES", tmp_path / "figures")
+    monkeypatch.setattr(saelib.report, "REPORT", tmp_path / "REPORT.md")
+    return tmp_path
+
+
+@pytest.fixture
+def tiny_model_config():
+    """A two-layer model trained for a few steps on 60 kB of stdlib source."""
+    return target_model_config("smoke", n_layers=2, max_bytes=60_000, n_steps=4, eval_every=2, warmup_steps=2,
+                               batch_size=4, n_eval_windows=4)

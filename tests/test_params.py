@@ -1,0 +1,61 @@
+import pytest
+
+from saelib.params import (
+    ParameterError,
+    check_choice,
+    check_int,
+    check_nonempty,
+    check_open_unit,
+    check_positive,
+    check_probability,
+    check_range,
+    resolve_profile,
+)
+
+PROFILES = {"smoke": {"N": 1, "LR": 0.1}, "default": {"N": 10, "LR": 0.01}}
+
+
+def test_profile_values_and_explicit_override():
+    p = resolve_profile("default", PROFILES, N=None, LR=0.5)
+    assert (p.PROFILE, p.N, p.LR) == ("default", 10, 0.5)
+
+
+def test_unknown_profile_and_missing_profile_are_named():
+    with pytest.raises(ParameterError, match="PROFILE"):
+        resolve_profile("huge", PROFILES)
+    with pytest.raises(ParameterError, match="PROFILE"):
+        resolve_profile("paper", PROFILES)
+
+
+def test_unknown_override_is_named():
+    with pytest.raises(ParameterError, match="^parameter BATCH"):
+        resolve_profile("smoke", PROFILES, BATCH=3)
+
+
+@pytest.mark.parametrize("check, args", [
+    (check_int, ("WIDTH", 0, 1)),
+    (check_int, ("WIDTH", 2.5)),
+    (check_int, ("WIDTH", True)),
+    (check_range, ("FREQ", -0.1, 0.0)),
+    (check_range, ("FREQ", float("nan"))),
+    (check_positive, ("EPS", 0)),
+    (check_open_unit, ("S_MIN", 1.0)),
+    (check_probability, ("P", 1.5)),
+    (check_choice, ("PENALTY", "cubic", ["abs", "squared"])),
+    (check_nonempty, ("SWEEP", [])),
+])
+def test_bad_values_raise_naming_the_parameter(check, args):
+    with pytest.raises(ParameterError) as error:
+        check(*args)
+    assert error.value.name == args[0]
+    assert str(error.value).startswith(f"parameter {args[0]}=")
+
+
+def test_good_values_pass():
+    check_int("WIDTH", 3, 1, 10)
+    check_range("FREQ", 0.5, 0, 1)
+    check_positive("EPS", 0.2)
+    check_open_unit("S_MIN", 1e-5)
+    check_probability("P", 0.0)
+    check_choice("PENALTY", "abs", ["abs"])
+    check_nonempty("SWEEP", [1e-3])

@@ -1,0 +1,30 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from saelib import paths
+
+
+def test_root_is_the_repository():
+    assert (paths.ROOT / "pyproject.toml").is_file()
+    assert paths.DATA == paths.ROOT / "data"
+
+
+def test_relative_to_root_never_returns_a_machine_path(tmp_path):
+    assert paths.relative_to_root(paths.ROOT / "figures" / "x.png") == "figures/x.png"
+    assert paths.relative_to_root(tmp_path / "y.png") == "y.png"
+
+
+def test_artifacts_variable_moves_results_and_figures_but_not_data(tmp_path):
+    env = {**os.environ, "SAELIB_ARTIFACTS": str(tmp_path)}
+    code = "from saelib import paths; print(paths.RESULTS); print(paths.FIGURES); print(paths.DATA)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    results, figures, data = (Path(line) for line in out.stdout.split())
+    assert results == tmp_path.resolve() / "results"
+    assert figures == tmp_path.resolve() / "figures"
+    assert data == paths.ROOT / "data"
+
+
+def test_ensure_dir_creates_nested(tmp_path):
+    assert paths.ensure_dir(tmp_path / "a" / "b").is_dir()
