@@ -9,6 +9,7 @@ import ast
 import json
 import os
 import re
+import signal
 import sys
 import tempfile
 import time
@@ -101,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=None)
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     args = parser.parse_args(argv)
+    # a terminated run unwinds like Ctrl-C, so its temporary output is removed rather than left behind
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     parameters = {name: _parse_value(value) for name, value in args.parameter}
     seconds = run_notebook(args.notebook, args.output, parameters)
     name = args.notebook.resolve().relative_to(ROOT) if args.notebook.resolve().is_relative_to(ROOT) else args.notebook

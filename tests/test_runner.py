@@ -1,4 +1,8 @@
 import json
+import os
+import subprocess
+import sys
+import time
 
 import nbformat
 import pytest
@@ -54,3 +58,18 @@ def test_outputs_with_machine_paths_are_not_stored(isolated_dirs):
     with pytest.raises(RuntimeError, match="machine path"):
         run_notebook(source, isolated_dirs / "out.ipynb")
     assert not (isolated_dirs / "out.ipynb").exists()
+
+
+def test_terminated_run_leaves_no_temporary_notebook(isolated_dirs):
+    source = write_notebook(isolated_dirs / "nb.ipynb", "X = 1", "import time; time.sleep(60)")
+    env = {**os.environ, "SAELIB_ARTIFACTS": str(isolated_dirs)}
+    process = subprocess.Popen([sys.executable, "-m", "saelib.runner", str(source)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not list(isolated_dirs.glob(".nb.*.ipynb")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(3)  # the kernel is now running the sleeping cell
+    process.terminate()
+    assert process.wait(timeout=60) != 0
+    assert sorted(p.name for p in isolated_dirs.glob("*.ipynb")) == ["nb.ipynb"]
+    assert not list(isolated_dirs.glob(".nb.*"))

@@ -1,0 +1,148 @@
+"""How a GELU layer responds to features spread over many neurons: response curves, a non-homogeneity score,
+and how many random features fit before they stop being nearly orthogonal. Exact and vectorised; no training.
+
+From "Some additional SAE thoughts" (Hoagy Cunningham, 2024), section "How can distributed features in an MLP
+work?". A feature is a unit vector f in R^n; its response is y(x) = f_out . GELU(x f_in).
+"""
+
+import numpy as np
+import torch
+from torch.nn.functional import gelu
+
+from saelib.params import ParameterError, check_int, check_open_unit
+
+DTYPE = torch.float64
+
+
+def aligned_feature(width: int) -> torch.Tensor:
+    """The unit vector on the first neuron, (1, 0, ..., 0)."""
+    check_int("width", width, minimum=1)
+    feature = torch.zeros(width, dtype=DTYPE)
+    feature[0] = 1.0
+    return feature
+
+
+def spread_feature(width: int, n_negative: int = 0) -> torch.Tensor:
+    """The evenly spread unit vector, entries ±1/√width, the first `n_negative` of them negative."""
+    check_int("width", width, minimum=1)
+    check_int("n_negative", n_negative, minimum=0, maximum=width)
+    feature = torch.full((width,), width**-0.5, dtype=DTYPE)
+    feature[:n_negative] *= -1
+    return feature
+
+
+def random_features(n_features: int, width: int, dims_per_feature: int, nonnegative: bool,
+                    generator: torch.Generator) -> torch.Tensor:
+    """Unit vectors [n_features, width], each non-zero on `dims_per_feature` random dims.
+
+    Entries are uniform in [0, 1) (nonnegative) or in [-0.5, 0.5) (signed), as in the post's original code.
+    """
+    check_int("n_features", n_features, minimum=1)
+    check_int("width", width, minimum=1)
+    check_int("dims_per_feature", dims_per_feature, minimum=1)
+    if dims_per_feature > width:
+        raise ParameterError("dims_per_feature", f"must be at most the width ({width})", dims_per_feature)
+    values = torch.rand(n_features, width, generator=generator, dtype=DTYPE)
+    if not nonnegative:
+        values -= 0.5
+    ranks = torch.rand(n_features, width, generator=generator).argsort(dim=1).argsort(dim=1)
+    values = torch.where(ranks < dims_per_feature, values, torch.zeros((), dtype=DTYPE))
+    return values / values.norm(dim=1, keepdim=True)
+
+
+def response_curve(x: torch.Tensor, f_in: torch.Tensor, f_out: torch.Tensor) -> torch.Tensor:
+    """y = f_out . GELU(x f_in) for every input level in x (shape [m]); returns [m]."""
+    return gelu(torch.outer(x.to(DTYPE), f_in.to(DTYPE))) @ f_out.to(DTYPE)
+
+
+def _heldout_r2(design: torch.Tensor, y: torch.Tensor, n_train: int) -> torch.Tensor:
+    """Held-out R² (samples n_train:) of the least-squares fit, with intercept, of y on `design` (fit: the rest)."""
+    design = torch.cat([torch.ones_like(design[..., :1]), design], dim=-1)
+    train, test = design[..., :n_train, :], design[..., n_train:, :]
+    gram = train.transpose(-1, -2) @ train
+    coef = torch.linalg.solve(gram, train.transpose(-1, -2) @ y[..., :n_train, None])
+    y_test = y[..., n_train:]
+    residual = y_test - (test @ coef)[..., 0]
+    total = (y_test - y_test.mean(dim=-1, keepdim=True)).pow(2).sum(dim=-1)
+    return 1 - residual.pow(2).sum(dim=-1) / total
+
+
+def nonhomogeneity_score(x: torch.Tensor, y: torch.Tensor, test_fraction: float = 0.2) -> torch.Tensor:
+    """R²(quadratic) − R²(linear) of y on x, both fitted on the first samples and scored on the last
+    `test_fraction` (held out). Batched over leading dimensions: x, y [..., m] -> [...].
+
+    Samples are assumed to be in random order. About 0 for an affine response, large for a curved one.
+    """
+    check_open_unit("test_fraction", test_fraction)
+    x, y = x.to(DTYPE), y.to(DTYPE)
+    m = x.shape[-1]
+    n_train = m - int(round(m * test_fraction))
+    if n_train < 3 or n_train == m:
+        raise ParameterError("test_fraction", f"leaves too few train or test samples of {m}", test_fraction)
+    scale = x[..., :n_train].abs().amax(dim=-1, keepdim=True).clamp_min(1e-12)
+    u = (x / scale)[..., None]
+    return _heldout_r2(torch.cat([u, u**2], dim=-1), y, n_train) - _heldout_r2(u, y, n_train)
+
+
+def nonhomogeneity_grid(features_by_dims: dict[int, torch.Tensor], n_on: list[int], n_tested: int,
+                        n_samples: int, test_fraction: float, generator: torch.Generator) -> np.ndarray:
+    """Mean non-homogeneity score of a feature's response [len(features_by_dims), len(n_on)].
+
+    For each dims-per-feature D (features [n_features, width]) and each number of other active features:
+    each of the first `n_tested` features is on with a level uniform in ±√D, and `n_on` other features drawn
+    per sample are on with levels uniform in ±√D; the output is read along the same feature,
+    y = f . GELU(input), and scored against the feature's own level (R²(quadratic) − R²(linear), held out).
+    The same random draws are shared across the grid (common random numbers), so cells differ only in D and
+    n_on.
+    """
+    n_features = {f.shape[0] for f in features_by_dims.values()}
+    if len(n_features) != 1:
+        raise ParameterError("features_by_dims", "every dims-per-feature needs the same number of features")
+    n_features = n_features.pop()
+    check_int("n_tested", n_tested, minimum=1, maximum=n_features)
+    for count in n_on:
+        check_int("n_on", count, minimum=0, maximum=n_features - 1)
+    tested = torch.arange(n_tested)
+    unit_levels = torch.rand(n_tested, n_samples, n_features, generator=generator) * 2 - 1
+    order = torch.rand(n_tested, n_samples, n_features, generator=generator)
+    order[tested, :, tested] = 2.0  # the tested feature is never one of the others
+    rank = order.argsort(dim=-1).argsort(dim=-1).to(torch.int16)
+    own_level = unit_levels[tested, :, tested]
+    scores = np.zeros((len(features_by_dims), len(n_on)))
+    for i, (dims, features) in enumerate(features_by_dims.items()):
+        features = features.to(torch.float32)
+        levels = unit_levels * dims**0.5
+        for j, count in enumerate(n_on):
+            active = rank < count
+            active[tested, :, tested] = True
+            inputs = torch.where(active, levels, torch.zeros(())) @ features
+            outputs = torch.einsum("ksw,kw->ks", gelu(inputs), features[:n_tested])
+            scores[i, j] = nonhomogeneity_score(own_level, outputs, test_fraction).mean().item()
+    return scores
+
+
+def mmcs_by_count(features: torch.Tensor, chunk_size: int = 1024) -> torch.Tensor:
+    """Mean max cosine similarity of the first N features, for every N = 1..n (entry N-1; NaN for N = 1).
+
+    Exact: for feature i, its max cosine with the first N features is the running max of row i of the
+    cosine matrix (diagonal excluded); MMCS(N) averages that over i < N.
+    """
+    n = features.shape[0]
+    unit = (features / features.norm(dim=1, keepdim=True)).to(torch.float32)
+    totals = torch.zeros(n, dtype=DTYPE)
+    for start in range(0, n, chunk_size):
+        rows = torch.arange(start, min(start + chunk_size, n))
+        cos = unit[rows] @ unit.T
+        cos[torch.arange(len(rows)), rows] = -torch.inf
+        running_max = cos.cummax(dim=1).values
+        included = torch.arange(n)[None, :] >= rows[:, None]  # feature i is in the first N = col + 1
+        totals += torch.where(included & torch.isfinite(running_max), running_max, 0).sum(dim=0)
+    mmcs = totals / torch.arange(1, n + 1, dtype=DTYPE)
+    mmcs[0] = torch.nan
+    return mmcs
+
+
+def largest_count_satisfying(counts: np.ndarray, satisfied: np.ndarray, floor: float = 0.0) -> float:
+    """The largest count whose condition holds (as in the post's original code), or `floor` if none does."""
+    counts, satisfied = np.asarray(counts, dtype=float), np.asarray(satisfied, dtype=bool)
+    return float(counts[satisfied].max()) if satisfied.any() else float(floor)

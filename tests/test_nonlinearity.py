@@ -1,0 +1,126 @@
+import numpy as np
+import pytest
+import torch
+from torch.nn.functional import gelu
+
+from saelib.nonlinearity import (
+    aligned_feature,
+    largest_count_satisfying,
+    mmcs_by_count,
+    nonhomogeneity_grid,
+    nonhomogeneity_score,
+    random_features,
+    response_curve,
+    spread_feature,
+)
+from saelib.params import ParameterError
+
+X = torch.linspace(-5, 5, 1001, dtype=torch.float64)
+SQRT_N_TOLERANCE = 1e-9  # the even-spread identity f.GELU(√n x f) = √n GELU(x) is exact up to rounding
+
+
+def test_aligned_response_is_gelu():
+    f = aligned_feature(100)
+    torch.testing.assert_close(response_curve(X, f, f), gelu(X), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [4, 100, 1600])
+def test_spread_response_at_sqrt_n_scale_matches_aligned(n):
+    f = spread_feature(n)
+    spread = response_curve(X * n**0.5, f, f)
+    aligned = response_curve(X, aligned_feature(n), aligned_feature(n))
+    assert torch.allclose(spread / n**0.5, aligned, rtol=0, atol=SQRT_N_TOLERANCE)
+
+
+def test_spread_response_at_unit_scale_is_nearly_linear():
+    # each neuron sees x/10 in [-0.5, 0.5]: GELU's quadratic term is small there
+    f = spread_feature(100)
+    y = response_curve(X, f, f)
+    expected = 100 * 0.1 * gelu(X / 10)
+    torch.testing.assert_close(y, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_balanced_signs_give_an_exactly_linear_response():
+    # GELU(x) - GELU(-x) = x, so 50 positive and 50 negative entries cancel the curvature exactly
+    f = spread_feature(100, n_negative=50)
+    torch.testing.assert_close(response_curve(X * 10, f, f), 5 * X, rtol=0, atol=1e-10)
+
+
+def test_spread_feature_is_unit_norm_with_the_requested_signs():
+    f = spread_feature(100, n_negative=25)
+    assert torch.isclose(f.norm(), torch.tensor(1.0, dtype=f.dtype))
+    assert (f < 0).sum() == 25
+
+
+def _uniform(n, seed=0):
+    return torch.rand(n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * 2 - 1
+
+
+def test_score_is_zero_for_a_linear_map_and_large_for_a_quadratic():
+    x = _uniform(2000)
+    noise = 0.01 * _uniform(2000, seed=1)
+    assert abs(nonhomogeneity_score(x, 3 * x + 1 + noise).item()) < 1e-3
+    # y = x²: linear R² ≈ 0 on a symmetric range, quadratic R² = 1
+    assert nonhomogeneity_score(x, x**2).item() > 0.95
+
+
+def test_score_is_batched_over_leading_dimensions():
+    x = torch.stack([_uniform(500), _uniform(500, seed=2)])
+    y = torch.stack([2 * x[0], x[1] ** 2])
+    scores = nonhomogeneity_score(x, y)
+    assert scores.shape == (2,)
+    assert scores[0].abs() < 1e-9 and scores[1] > 0.9
+
+
+def test_score_fits_on_train_and_scores_on_the_held_out_tail():
+    # the last 20% follow a different curve: a train-only fit must be scored on it (so it loses R²)
+    x = _uniform(1000)
+    y = x.clone()
+    y[800:] = x[800:] ** 2
+    assert nonhomogeneity_score(x, y, test_fraction=0.2).item() < 0.5
+
+
+def test_random_features_are_unit_norm_with_the_requested_support_and_sign():
+    g = torch.Generator().manual_seed(0)
+    f = random_features(50, 20, 5, nonnegative=True, generator=g)
+    torch.testing.assert_close(f.norm(dim=1), torch.ones(50, dtype=f.dtype))
+    assert ((f != 0).sum(dim=1) == 5).all() and (f >= 0).all()
+    signed = random_features(200, 20, 20, nonnegative=False, generator=g)
+    assert (signed < 0).any() and (signed > 0).any()
+
+
+def test_dims_per_feature_above_width_is_a_parameter_error():
+    with pytest.raises(ParameterError, match="dims_per_feature"):
+        random_features(10, 20, 21, nonnegative=True, generator=torch.Generator())
+
+
+def test_zero_width_is_a_parameter_error():
+    with pytest.raises(ParameterError, match="width"):
+        spread_feature(0)
+
+
+def test_mmcs_by_count_matches_brute_force():
+    g = torch.Generator().manual_seed(0)
+    features = random_features(40, 10, 4, nonnegative=False, generator=g)
+    mmcs = mmcs_by_count(features, chunk_size=7)
+    cos = (features @ features.T).numpy()
+    for n in (2, 5, 17, 40):
+        block = cos[:n, :n].copy()
+        np.fill_diagonal(block, -np.inf)
+        assert mmcs[n - 1].item() == pytest.approx(block.max(axis=1).mean(), abs=1e-6)
+    assert torch.isnan(mmcs[0])
+
+
+def test_nonhomogeneity_grid_falls_with_more_active_features():
+    g = torch.Generator().manual_seed(0)
+    features = {dims: random_features(30, 30, dims, nonnegative=True, generator=g) for dims in (3, 30)}
+    grid = nonhomogeneity_grid(features, [0, 29], n_tested=4, n_samples=800, test_fraction=0.2, generator=g)
+    assert grid.shape == (2, 2)
+    assert (grid[:, 0] > 0.1).all()  # alone, the feature sees GELU's knee
+    assert grid[1, 1] < grid[1, 0] / 3  # with every other fully spread feature on, it turns homogeneous
+
+
+def test_largest_count_satisfying():
+    counts = np.array([1, 2, 4, 8])
+    assert largest_count_satisfying(counts, [True, False, True, False]) == 4
+    assert largest_count_satisfying(counts, [False] * 4, floor=1) == 1
