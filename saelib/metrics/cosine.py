@@ -1,0 +1,39 @@
+"""Cosine similarities of learned dictionaries: against true features, between a dictionary's own rows
+(k-th nearest neighbour), and a random baseline of the same shape."""
+
+from collections.abc import Sequence
+
+import torch
+from sae_lens.util import cosine_similarities
+
+from saelib.params import ParameterError
+
+
+def cosine_matrix(learned: torch.Tensor, true_features: torch.Tensor) -> torch.Tensor:
+    """Cosines [n_learned, n_true] between rows of `learned` [n_learned, d] and `true_features` [n_true, d]."""
+    if learned.shape[-1] != true_features.shape[-1]:
+        raise ValueError(f"dimension mismatch: {learned.shape[-1]} vs {true_features.shape[-1]}")
+    return cosine_similarities(learned.detach().float(), true_features.detach().float())
+
+
+def kth_neighbour_cosines(directions: torch.Tensor, ranks: Sequence[int] = (1, 10, 100)) -> dict[int, torch.Tensor]:
+    """For each row, the signed cosine to its k-th most similar OTHER row, for each k in `ranks` ({k: [n]})."""
+    n = directions.shape[0]
+    for k in ranks:
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= n - 1:
+            raise ParameterError("ranks", f"each rank must be an integer in [1, {n - 1}] for {n} directions", k)
+    cos = cosine_similarities(directions.detach().float())
+    cos.fill_diagonal_(-float("inf"))
+    top = cos.topk(max(ranks), dim=1).values
+    return {k: top[:, k - 1] for k in ranks}
+
+
+def random_directions_like(directions: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Isotropic random unit directions with the same shape as `directions` (the random baseline)."""
+    random = torch.randn(directions.shape, generator=generator)
+    return random / random.norm(dim=-1, keepdim=True)
+
+
+def best_match(learned: torch.Tensor, true_features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each true feature, the highest cosine with any learned row and that row's index."""
+    return cosine_matrix(learned, true_features).max(dim=0)

@@ -1,0 +1,79 @@
+"""An L1 SAE with Till's orthogonality penalty on decoder directions, registered with sae-lens as "orthogonal".
+
+loss = MSE + l1 * sum_i |f_i| ||W_dec_i||  (sae-lens's standard SAE)  +  ortho_coefficient * sum_{i<j} g(|cos_ij|)
+
+where cos_ij is the cosine between decoder rows i and j (the decoder, not the encoder: Till, following Nanda,
+expects the decoder to carry the feature directions). g is the post's plain |cos| ("abs"), or a form that is
+lenient on small and harsh on high cosines ("log_barrier": -log(1 - cos^2), ~cos^2 near 0 and unbounded as
+|cos| -> 1); the post's own harsher curve is an image that did not survive, so this one is our choice.
+"""
+
+from dataclasses import dataclass
+
+import torch
+from sae_lens import register_sae_training_class
+from sae_lens.registry import SAE_TRAINING_CLASS_REGISTRY
+from sae_lens.saes.sae import SAEConfig, TrainStepInput
+from sae_lens.saes.standard_sae import StandardSAEConfig, StandardTrainingSAE, StandardTrainingSAEConfig
+
+from saelib.params import check_choice, check_range
+
+ARCHITECTURE = "orthogonal"
+PENALTIES = ("abs", "log_barrier")
+_MAX_COS_SQUARED = 1 - 1e-6  # keeps -log(1 - cos^2) finite for (numerically) parallel directions
+
+
+def pair_cosines(W_dec: torch.Tensor) -> torch.Tensor:
+    """Cosines between every pair i < j of rows of W_dec [..., n, d], flattened to [..., n(n-1)/2]."""
+    unit = W_dec / W_dec.norm(dim=-1, keepdim=True).clamp(min=1e-8)
+    cos = unit @ unit.transpose(-1, -2)
+    i, j = torch.triu_indices(W_dec.shape[-2], W_dec.shape[-2], offset=1, device=W_dec.device)
+    return cos[..., i, j]
+
+
+def decoder_cosine_penalty(W_dec: torch.Tensor, penalty: str) -> torch.Tensor:
+    """Sum over pairs of decoder rows of g(|cos|): g = |cos| ("abs") or -log(1 - cos^2) ("log_barrier");
+    leading dimensions of W_dec [..., n, d] are kept (one penalty per stacked SAE)."""
+    check_choice("penalty", penalty, PENALTIES)
+    cos = pair_cosines(W_dec)
+    if penalty == "abs":
+        return cos.abs().sum(-1)
+    return -torch.log1p(-cos.pow(2).clamp(max=_MAX_COS_SQUARED)).sum(-1)
+
+
+@dataclass
+class OrthogonalTrainingSAEConfig(StandardTrainingSAEConfig):
+    """sae-lens's standard L1 SAE config plus the decoder-cosine penalty's weight and form."""
+
+    ortho_coefficient: float = 0.0
+    ortho_penalty: str = "abs"
+
+    def __post_init__(self):
+        check_choice("ortho_penalty", self.ortho_penalty, PENALTIES)
+        check_range("ortho_coefficient", self.ortho_coefficient, minimum=0.0)
+        super().__post_init__()
+
+    @classmethod
+    def architecture(cls) -> str:
+        return ARCHITECTURE
+
+    def get_inference_config_class(self) -> type[SAEConfig]:
+        """At inference the penalty is gone: it is a standard SAE."""
+        return StandardSAEConfig
+
+
+class OrthogonalTrainingSAE(StandardTrainingSAE):
+    """sae-lens's standard L1 training SAE with `decoder_cosine_penalty` added as the loss term "ortho_loss"."""
+
+    cfg: OrthogonalTrainingSAEConfig  # type: ignore[assignment]
+
+    def calculate_aux_loss(self, step_input: TrainStepInput, feature_acts: torch.Tensor, hidden_pre: torch.Tensor,
+                           sae_out: torch.Tensor) -> dict[str, torch.Tensor]:
+        losses = super().calculate_aux_loss(step_input, feature_acts, hidden_pre, sae_out)
+        penalty = decoder_cosine_penalty(self.W_dec, self.cfg.ortho_penalty)
+        losses["ortho_loss"] = self.cfg.ortho_coefficient * penalty
+        return losses
+
+
+if ARCHITECTURE not in SAE_TRAINING_CLASS_REGISTRY:
+    register_sae_training_class(ARCHITECTURE, OrthogonalTrainingSAE, OrthogonalTrainingSAEConfig)

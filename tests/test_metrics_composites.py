@@ -1,0 +1,53 @@
+"""The NNLS composite detector on constructed atoms, composites and unexplained directions."""
+
+import numpy as np
+import pytest
+import torch
+
+from saelib.metrics.composites import decompose, decompose_all
+from saelib.params import ParameterError
+
+
+@pytest.fixture
+def features():
+    q, _ = torch.linalg.qr(torch.randn(8, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64))
+    return q.T[:4]  # four orthonormal true features in 8-d
+
+
+def test_a_scaled_feature_is_an_atom(features):
+    result = decompose(3.0 * features[2], features)
+    assert result.kind == "atom" and result.atoms == (2,) and result.shares == pytest.approx((1.0,))
+    assert result.residual == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_weighted_sum_is_a_composite_with_its_weights(features):
+    result = decompose(0.6 * features[0] + 0.3 * features[3] + 0.1 * features[1], features)
+    assert result.kind == "composite" and result.atoms == (0, 3)  # feature 1 carries only 10% < min_share
+    assert result.shares == pytest.approx((0.6, 0.3))
+    assert sorted(decompose(features[0] + features[1] + features[2], features).atoms) == [0, 1, 2]
+
+
+def test_negative_components_and_orthogonal_directions_are_unexplained(features):
+    assert decompose(features[0] - features[1], features).kind == "unexplained"  # residual 1/sqrt(2)
+    outside = torch.zeros(8, dtype=torch.float64)
+    outside[:] = torch.linalg.svd(features, full_matrices=True).Vh[-1]  # orthogonal to every feature
+    assert decompose(outside, features).kind == "unexplained"
+    assert decompose(torch.zeros(8), features).kind == "unexplained"
+    # a small negative component stays within the residual tolerance
+    assert decompose(features[0] - 0.2 * features[1], features).kind == "atom"
+
+
+def test_non_orthogonal_features_are_decomposed_by_nnls():
+    F = np.array([[1.0, 0.0], [np.sqrt(0.5), np.sqrt(0.5)]])
+    direction = 2 * F[0] + 1 * F[1]
+    result = decompose(torch.tensor(direction), torch.tensor(F))
+    assert result.kind == "composite" and result.shares == pytest.approx((2 / 3, 1 / 3))
+
+
+def test_decompose_all_and_parameter_checks(features):
+    rows = torch.stack([features[0], features[1] + features[2], -features[3]])
+    assert [d.kind for d in decompose_all(rows, features)] == ["atom", "composite", "unexplained"]
+    with pytest.raises(ParameterError, match="max_residual"):
+        decompose(features[0], features, max_residual=1.5)
+    with pytest.raises(ParameterError, match="min_share"):
+        decompose(features[0], features, min_share=0.0)

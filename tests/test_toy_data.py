@@ -1,0 +1,109 @@
+"""Toy generators: exact orthonormal dictionaries, Till's pair law, Riggs's data, exact exclusive children."""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from saelib.params import ParameterError
+from saelib.toy_data import (
+    _win_probabilities,
+    composite_pair_activations,
+    mutually_exclusive_firing_probabilities,
+    orthonormal_feature_dictionary,
+    parent_children_generator,
+    riggs_activations,
+)
+
+
+def test_orthonormal_dictionary_is_exactly_orthonormal_and_seeded():
+    fd = orthonormal_feature_dictionary(5, 8, seed=3)
+    F = fd.feature_vectors.detach().double()
+    torch.testing.assert_close(F @ F.T, torch.eye(5, dtype=torch.float64), atol=1e-6, rtol=0)
+    torch.testing.assert_close(fd.feature_vectors, orthonormal_feature_dictionary(5, 8, seed=3).feature_vectors)
+    assert not torch.allclose(fd.feature_vectors, orthonormal_feature_dictionary(5, 8, seed=4).feature_vectors)
+
+
+def test_orthonormal_dictionary_rejects_more_features_than_dimensions():
+    with pytest.raises(ParameterError, match="num_features"):
+        orthonormal_feature_dictionary(4, 3, seed=0)
+
+
+def test_composite_pair_law_and_per_stream_f3_rates():
+    generator = torch.Generator().manual_seed(0)
+    acts = composite_pair_activations(200_000, 0.15, 0.1, 0.4, torch.tensor([0.01, 0.3]), generator=generator)
+    assert acts.shape == (2, 200_000, 3)
+    f1, f2, f3 = (acts[..., i] > 0 for i in range(3))
+    for stream in range(2):
+        assert abs((f1 & f2)[stream].float().mean() - 0.4) < 0.005
+        assert abs((f1 & ~f2)[stream].float().mean() - 0.15) < 0.005
+        assert abs((~f1 & f2)[stream].float().mean() - 0.1) < 0.005
+    assert abs(f3[0].float().mean() - 0.01) < 0.002 and abs(f3[1].float().mean() - 0.3) < 0.005
+    # f3 is independent of the pair: its rate is the same when both fire
+    assert abs(f3[1][(f1 & f2)[1]].float().mean() - 0.3) < 0.01
+    assert set(acts.unique().tolist()) == {0.0, 1.0}
+
+
+def test_composite_pair_fixed_proportions_when_both_fire():
+    acts = composite_pair_activations(1000, 0.0, 0.0, 1.0, 0.0, magnitudes=(2.0, 1.0, 1.0))
+    torch.testing.assert_close(acts[:, 0] / acts[:, 1], torch.full((1000,), 2.0))
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(p_f1_only=-0.1, p_f2_only=0.1, p_both=0.4, p_f3=0.1), "p_f1_only"),
+    (dict(p_f1_only=0.5, p_f2_only=0.5, p_both=0.4, p_f3=0.1), "p_f1_only\\+p_f2_only\\+p_both"),
+    (dict(p_f1_only=0.1, p_f2_only=0.1, p_both=0.4, p_f3=-0.01), "p_f3"),
+])
+def test_composite_pair_rejects_bad_probabilities(kwargs, name):
+    with pytest.raises(ParameterError, match=name):
+        composite_pair_activations(10, **kwargs)
+
+
+def test_riggs_activations_frequencies():
+    acts = riggs_activations(100_000, 0.25, 0.25, 0.25, generator=torch.Generator().manual_seed(0))
+    a, b = acts[:, 0] > 0, acts[:, 1] > 0
+    for event in (a & ~b, a & b, ~a & b, ~a & ~b):
+        assert abs(event.float().mean() - 0.25) < 0.006
+
+
+def test_win_probabilities_brute_force():
+    # enumerate every firing pattern of three children with a uniformly random winner
+    q = [0.3, 0.6, 0.8]
+    expected = [0.0, 0.0, 0.0]
+    for pattern in itertools.product([0, 1], repeat=3):
+        p = 1.0
+        for fire, qi in zip(pattern, q, strict=True):
+            p *= qi if fire else 1 - qi
+        for i, fire in enumerate(pattern):
+            if fire:
+                expected[i] += p / sum(pattern)
+    assert _win_probabilities(np.array(q)) == pytest.approx(expected, abs=1e-12)
+
+
+def test_exclusive_firing_probabilities_closed_form_and_rejection():
+    # two equal children: q - q^2/2 = c  =>  q = 1 - sqrt(1 - 2c)
+    q = mutually_exclusive_firing_probabilities([0.4, 0.4])
+    assert q == pytest.approx([1 - 0.2**0.5] * 2, abs=1e-9)
+    with pytest.raises(ParameterError, match="conditional"):
+        mutually_exclusive_firing_probabilities([0.6, 0.5])
+    with pytest.raises(ParameterError, match="conditional\\[1\\]"):
+        mutually_exclusive_firing_probabilities([0.3, -0.1])
+
+
+def test_parent_children_generator_exact_conditional_rates():
+    torch.manual_seed(0)
+    generator = parent_children_generator(0.3, [0.5, 0.3], parent_magnitude=2.0, child_magnitudes=[10.0, 1.0])
+    acts = generator.sample(300_000)
+    parent, c1, c2 = (acts[:, i] > 0 for i in range(3))
+    assert abs(parent.float().mean() - 0.3) < 0.005
+    assert abs(c1[parent].float().mean() - 0.5) < 0.01 and abs(c2[parent].float().mean() - 0.3) < 0.01
+    assert not (c1 & c2).any() and not ((c1 | c2) & ~parent).any()
+    assert set(acts[:, 0].unique().tolist()) <= {0.0, 2.0} and set(acts[:, 1].unique().tolist()) <= {0.0, 10.0}
+
+
+def test_parent_children_generator_rejects_bad_magnitudes():
+    with pytest.raises(ParameterError, match="child_magnitudes"):
+        parent_children_generator(0.3, [0.4, 0.4], child_magnitudes=[1.0])
+    with pytest.raises(ParameterError, match="parent_p"):
+        parent_children_generator(1.3, [0.4, 0.4])
