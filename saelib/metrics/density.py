@@ -1,0 +1,122 @@
+"""Feature densities of an SAE over a set of activations: firing fractions, dead features, log10-density
+histograms, a power-law fit of the density distribution, and the top-activating rows of chosen features."""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sae_lens import SAE
+from scipy import stats
+
+LOG_FLOOR = 1e-10  # log10 of a zero density is drawn at -10, as in sae-lens's sparsity logs
+
+
+def activation_chunks(activations: np.ndarray | torch.Tensor, batch_size: int):
+    """Consecutive row blocks of `activations` as float32 tensors."""
+    for start in range(0, len(activations), batch_size):
+        yield torch.as_tensor(np.asarray(activations[start:start + batch_size], dtype=np.float32))
+
+
+@torch.no_grad()
+def feature_density(sae: SAE, activations: np.ndarray | torch.Tensor, batch_size: int = 8192) -> np.ndarray:
+    """Fraction of rows of `activations` on which each latent of `sae` is > 0."""
+    counts = torch.zeros(sae.cfg.d_sae, dtype=torch.float64)
+    for chunk in activation_chunks(activations, batch_size):
+        counts += (sae.encode(chunk.to(sae.device)) > 0).sum(0).cpu().double()
+    return (counts / len(activations)).numpy()
+
+
+@dataclass(frozen=True)
+class SAEEvaluation:
+    """Sparsity and reconstruction of an SAE over a set of activations."""
+
+    density: np.ndarray  # fraction of rows on which each latent is > 0
+    l0: float  # mean number of latents > 0 per row
+    mse: float  # mean over rows of the summed squared reconstruction error
+    explained_variance: float  # 1 - mse / (mean over rows of the summed squared deviation from the mean row)
+
+
+@torch.no_grad()
+def evaluate_sae(sae: SAE, activations: np.ndarray | torch.Tensor, batch_size: int = 8192) -> SAEEvaluation:
+    """Densities, L0, MSE and explained variance of `sae` on `activations`, in one streaming pass."""
+    n, counts = len(activations), torch.zeros(sae.cfg.d_sae, dtype=torch.float64)
+    squared_error, total, total_sq = 0.0, torch.zeros(sae.cfg.d_in, dtype=torch.float64), 0.0
+    for chunk in activation_chunks(activations, batch_size):
+        chunk = chunk.to(sae.device)
+        codes = sae.encode(chunk)
+        counts += (codes > 0).sum(0).cpu().double()
+        squared_error += (sae.decode(codes) - chunk).double().pow(2).sum().item()
+        total += chunk.double().sum(0).cpu()
+        total_sq += chunk.double().pow(2).sum().item()
+    mse = squared_error / n
+    variance = total_sq / n - (total / n).pow(2).sum().item()
+    density = (counts / n).numpy()
+    return SAEEvaluation(density, float(density.sum()), mse, 1 - mse / variance)
+
+
+def dead_features(density: np.ndarray) -> np.ndarray:
+    """Latents that never fired (density exactly 0)."""
+    return np.asarray(density) == 0
+
+
+def log10_density(density: np.ndarray, floor: float = LOG_FLOOR) -> np.ndarray:
+    """log10(density + floor): dead latents land at log10(floor)."""
+    return np.log10(np.asarray(density, dtype=np.float64) + floor)
+
+
+def log10_density_histogram(density: np.ndarray, bin_edges: np.ndarray,
+                            floor: float = LOG_FLOOR) -> tuple[np.ndarray, np.ndarray]:
+    """Counts of latents per bin of log10 density (dead latents fall at log10(floor)), and the bin edges."""
+    counts, edges = np.histogram(log10_density(density, floor), bins=bin_edges)
+    return counts, edges
+
+
+@dataclass(frozen=True)
+class PowerLawFit:
+    """log10(count per log10-density bin) = slope · log10(density) + intercept, fitted by least squares."""
+
+    slope: float
+    intercept: float
+    r_squared: float
+    n_bins: int
+
+
+def power_law_fit(density: np.ndarray, bin_edges: np.ndarray) -> PowerLawFit:
+    """Straight-line fit of log10(count) against log10(density) over the non-empty bins of `bin_edges`."""
+    alive = np.asarray(density)[np.asarray(density) > 0]
+    counts, edges = np.histogram(np.log10(alive), bins=bin_edges)
+    centres = (edges[:-1] + edges[1:]) / 2
+    keep = counts > 0
+    if keep.sum() < 3:
+        raise ValueError(f"a power-law fit needs at least 3 non-empty bins, got {int(keep.sum())}")
+    fit = stats.linregress(centres[keep], np.log10(counts[keep]))
+    return PowerLawFit(float(fit.slope), float(fit.intercept), float(fit.rvalue**2), int(keep.sum()))
+
+
+@torch.no_grad()
+def top_activating_rows(sae: SAE, activations: np.ndarray | torch.Tensor, features: Sequence[int], k: int,
+                        batch_size: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    """The `k` largest activations of each of `features` over the rows: (values, row indices), each
+    [len(features), k], largest first."""
+    features_t = torch.as_tensor(list(features), dtype=torch.long)
+    best_values = torch.full((len(features_t), 0), -torch.inf)
+    best_rows = torch.zeros((len(features_t), 0), dtype=torch.long)
+    for i, chunk in enumerate(activation_chunks(activations, batch_size)):
+        acts = sae.encode(chunk.to(sae.device)).cpu()[:, features_t].T  # [features, rows]
+        rows = torch.arange(i * batch_size, i * batch_size + acts.shape[1]).expand_as(acts)
+        values = torch.cat([best_values, acts], dim=1)
+        merged_rows = torch.cat([best_rows, rows], dim=1)
+        top = values.topk(min(k, values.shape[1]), dim=1)
+        best_values, best_rows = top.values, merged_rows.gather(1, top.indices)
+    return best_values.numpy(), best_rows.numpy()
+
+
+def token_context(tokens: np.ndarray, row: int, decode: Callable[[np.ndarray], str], before: int = 24,
+                  after: int = 4) -> tuple[str, str, str]:
+    """(text before, the token, text after) of flat activation row `row` of `tokens` [n_windows, context],
+    never crossing its window's edges."""
+    window, position = divmod(int(row), tokens.shape[1])
+    line = tokens[window]
+    return (decode(line[max(0, position - before):position]), decode(line[position:position + 1]),
+            decode(line[position + 1:position + 1 + after]))
