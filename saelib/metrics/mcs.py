@@ -1,0 +1,179 @@
+"""Maximum cosine similarity (MCS) between dictionaries, random N(0,1) baselines, the footnote law of post 004
+for the MCS of random vectors, and earth mover's distances between MCS samples.
+
+A dictionary here is a [n_features, d] array: one feature direction per row (the rows of sae-lens's W_dec,
+the columns of the post's 128-by-J matrix D).
+"""
+
+import math
+
+import numpy as np
+import torch
+from numpy.typing import ArrayLike, NDArray
+from scipy import special, stats
+from scipy.optimize import linear_sum_assignment
+
+Dictionary = ArrayLike | torch.Tensor  # [n_features, d]: numpy, torch or nested lists
+DEFAULT_CHUNK_BYTES = 256 * 2**20  # cosines are computed one block this size at a time
+
+
+def check_dictionary(name: str, dictionary: Dictionary) -> torch.Tensor:
+    """`dictionary` as a float32 CPU tensor [n, d], or a ValueError naming `name` and what is wrong."""
+    tensor = torch.as_tensor(dictionary).detach()
+    if tensor.ndim != 2:
+        raise ValueError(f"dictionary {name} must be 2-D [n_features, d], got shape {tuple(tensor.shape)}")
+    if tensor.shape[0] == 0 or tensor.shape[1] == 0:
+        raise ValueError(f"dictionary {name} is empty (shape {tuple(tensor.shape)})")
+    tensor = tensor.to(device="cpu", dtype=torch.float32)
+    bad = ~torch.isfinite(tensor).all(dim=1)
+    if bad.any():
+        rows = bad.nonzero().flatten()[:5].tolist()
+        raise ValueError(f"dictionary {name} has {int(bad.sum())} feature(s) with NaN or inf entries, "
+                         f"e.g. {rows}")
+    zero = tensor.norm(dim=1) == 0
+    if zero.any():
+        rows = zero.nonzero().flatten()[:5].tolist()
+        raise ValueError(f"dictionary {name} has {int(zero.sum())} all-zero feature(s), e.g. {rows}: "
+                         "their cosine similarity is undefined")
+    return tensor
+
+
+def _checked_pair(a: Dictionary, b: Dictionary) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both dictionaries validated, with unit-norm rows, or a ValueError if their widths d differ."""
+    a, b = check_dictionary("A", a), check_dictionary("B", b)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"dictionaries live in different spaces: A has d={a.shape[1]}, B has d={b.shape[1]}")
+    return torch.nn.functional.normalize(a, dim=1), torch.nn.functional.normalize(b, dim=1)
+
+
+def max_cosine_similarity(a: Dictionary, b: Dictionary, chunk_bytes: int = DEFAULT_CHUNK_BYTES
+                          ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """For every feature of A: its largest cosine similarity with a feature of B, and which feature of B.
+
+    Cosines are computed for blocks of A's rows, each block at most `chunk_bytes` of float32, so peak memory
+    is the two normalised dictionaries plus one block, whatever the sizes.
+    """
+    a, b = _checked_pair(a, b)
+    rows_per_chunk = max(1, chunk_bytes // (4 * b.shape[0]))
+    values = torch.empty(a.shape[0], dtype=torch.float32)
+    indices = torch.empty(a.shape[0], dtype=torch.int64)
+    block = torch.empty(min(rows_per_chunk, a.shape[0]), b.shape[0], dtype=torch.float32)
+    b_t = b.T.contiguous()
+    for start in range(0, a.shape[0], rows_per_chunk):
+        stop = min(start + rows_per_chunk, a.shape[0])
+        cosines = torch.matmul(a[start:stop], b_t, out=block[: stop - start])
+        torch.max(cosines, dim=1, out=(values[start:stop], indices[start:stop]))
+    return values.numpy(), indices.numpy()
+
+
+def cosine_matrix(a: Dictionary, b: Dictionary) -> NDArray[np.float32]:
+    """All cosine similarities [n_A, n_B] between the features of A and of B (the full matrix, unchunked)."""
+    a, b = _checked_pair(a, b)
+    return (a @ b.T).numpy()
+
+
+def one_to_one_cosine(a: Dictionary, b: Dictionary) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """Cosine of every feature of A with its partner in the one-to-one matching of A into B (needs n_A <= n_B)
+    that maximises the summed cosine (Hungarian algorithm, scipy), and the partner's index in B."""
+    cosines = cosine_matrix(a, b)
+    if cosines.shape[0] > cosines.shape[1]:
+        raise ValueError("one-to-one matching needs A no larger than B; "
+                         f"got {cosines.shape[0]} > {cosines.shape[1]}")
+    rows, cols = linear_sum_assignment(cosines, maximize=True)
+    partner = np.empty(cosines.shape[0], dtype=np.int64)
+    partner[rows] = cols
+    return cosines[np.arange(cosines.shape[0]), partner], partner
+
+
+def random_dictionary(n_features: int, d: int, seed: int) -> torch.Tensor:
+    """A [n_features, d] dictionary with i.i.d. N(0, 1) entries (the post's random baseline)."""
+    if n_features < 1 or d < 1:
+        raise ValueError(f"a random dictionary needs n_features >= 1 and d >= 1, got {n_features} x {d}")
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(n_features, d, generator=generator)
+
+
+def random_cosine_cdf(x: ArrayLike, d: int) -> NDArray[np.float64]:
+    """CDF of the cosine between two independent isotropic random vectors in d >= 2 dimensions.
+
+    The post's footnote writes the cosine as z / sqrt(z^2 + y) with z ~ N(0,1), y ~ chi^2(d-1); equivalently
+    (1 + cosine) / 2 ~ Beta((d-1)/2, (d-1)/2).
+    """
+    half = (d - 1) / 2
+    return special.betainc(half, half, (1 + np.clip(np.asarray(x, dtype=np.float64), -1, 1)) / 2)
+
+
+def random_cosine_logpdf(x: ArrayLike, d: int) -> NDArray[np.float64]:
+    """Log density of that one-draw cosine: (1 - x^2)^((d-3)/2) / B((d-1)/2, 1/2) on (-1, 1)."""
+    x = np.asarray(x, dtype=np.float64)
+    inside = np.abs(x) < 1
+    log_norm = special.betaln((d - 1) / 2, 0.5)
+    with np.errstate(divide="ignore"):
+        return np.where(inside, (d - 3) / 2 * np.log1p(-np.where(inside, x, 0) ** 2) - log_norm, -np.inf)
+
+
+def random_mcs_pdf(x: ArrayLike, d: int, n_reference: int) -> NDArray[np.float64]:
+    """Density of the max of `n_reference` independent one-draw cosines in d dimensions: M·pdf·cdf^(M−1)."""
+    check_law_parameters(d, n_reference)
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        log_cdf = np.log(random_cosine_cdf(x, d))
+        log_density = math.log(n_reference) + random_cosine_logpdf(x, d) + (n_reference - 1) * log_cdf
+    return np.exp(log_density)
+
+
+def random_mcs_cdf(x: ArrayLike, d: int, n_reference: int) -> NDArray[np.float64]:
+    """CDF of that max: cdf^M."""
+    check_law_parameters(d, n_reference)
+    return random_cosine_cdf(x, d) ** n_reference
+
+
+def check_law_parameters(d: int, n_reference: int) -> None:
+    """The footnote law needs d >= 2 dimensions and a dictionary of n_reference >= 1 features."""
+    if d < 2 or n_reference < 1:
+        raise ValueError(f"the random-MCS law needs d >= 2 and n_reference >= 1, got d={d}, M={n_reference}")
+
+
+def random_mcs_ks(samples: ArrayLike, d: int, n_reference: int) -> float:
+    """Kolmogorov–Smirnov statistic between MCS samples and the footnote law (sup |ECDF − law CDF|)."""
+    samples = np.asarray(samples, dtype=np.float64)
+    if samples.size == 0:
+        raise ValueError("no MCS samples to compare with the law")
+    return float(stats.kstest(samples, lambda x: random_mcs_cdf(x, d, n_reference)).statistic)
+
+
+def mcs_emd(u: ArrayLike, v: ArrayLike) -> float:
+    """Earth mover's (1-Wasserstein) distance between two samples of MCS values (scipy)."""
+    u, v = np.asarray(u, dtype=np.float64), np.asarray(v, dtype=np.float64)
+    if u.size == 0 or v.size == 0:
+        raise ValueError(f"EMD needs two non-empty samples, got sizes {u.size} and {v.size}")
+    return float(stats.wasserstein_distance(u, v))
+
+
+def emd_matrix(samples: dict[str, ArrayLike]) -> NDArray[np.float64]:
+    """Symmetric matrix of pairwise EMDs between named samples, in the dict's order."""
+    names = list(samples)
+    matrix = np.zeros((len(names), len(names)))
+    for i, first in enumerate(names):
+        for j in range(i + 1, len(names)):
+            matrix[i, j] = matrix[j, i] = mcs_emd(samples[first], samples[names[j]])
+    return matrix
+
+
+def fixed_bandwidth_kde(samples: ArrayLike, grid: ArrayLike, bandwidth: float) -> NDArray[np.float64]:
+    """Gaussian kernel density of `samples` on `grid` with a fixed bandwidth (not scaled by the data)."""
+    samples, grid = np.asarray(samples, dtype=np.float64), np.asarray(grid, dtype=np.float64)
+    if samples.size == 0 or bandwidth <= 0:
+        raise ValueError(f"a KDE needs samples and a positive bandwidth, got {samples.size} and {bandwidth}")
+    return stats.norm.pdf((grid[:, None] - samples[None, :]) / bandwidth).mean(axis=1) / bandwidth
+
+
+def kde_modes(samples: ArrayLike, bandwidth: float, min_relative_height: float,
+              grid: ArrayLike | None = None) -> NDArray[np.float64]:
+    """Locations of the local maxima of the fixed-bandwidth KDE at least `min_relative_height` × its highest
+    peak (default grid: 1001 points on [-1, 1])."""
+    grid = np.linspace(-1, 1, 1001) if grid is None else np.asarray(grid, dtype=np.float64)
+    density = fixed_bandwidth_kde(samples, grid, bandwidth)
+    padded = np.concatenate([[-np.inf], density, [-np.inf]])
+    is_peak = (padded[1:-1] > padded[:-2]) & (padded[1:-1] >= padded[2:])
+    return grid[is_peak & (density >= min_relative_height * density.max())]
