@@ -13,7 +13,7 @@ endif
 PY := $(ENV_DIR)/bin/python
 STAMP := $(ENV_DIR)/.saelib-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
-TEST_ARTIFACTS := build/test-artifacts
+TEST_ARTIFACTS := $(CURDIR)/build/test-artifacts
 
 # Headless runs: no GUI backend, no progress bars (they stay on when a person runs a notebook).
 export MPLBACKEND := Agg
@@ -60,4 +60,4 @@ bench: $(STAMP) ## Time every notebook at its default profile against its budget
 
 clean: ## Remove generated data, results and caches (keeps the environment and committed figures)
 	rm -rf data/*/ results/*/ results/*.json build .pytest_cache
-	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+	find saelib tests benchmarks -name __pycache__ -type d -prune -exec rm -rf {} +

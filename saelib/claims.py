@@ -13,6 +13,7 @@ import pandas as pd
 
 from saelib.atomic import atomic_write_json
 from saelib.paths import RESULTS
+from saelib.repro import environment_fingerprint
 
 VERDICTS = ("reproduced", "partly reproduced", "not reproduced")
 
@@ -209,10 +210,11 @@ class Ledger:
         return self.table()
 
     def save(self) -> None:
-        """Write the ledger (rows and the run's parameters) atomically."""
+        """Write the ledger (rows, the run's parameters and environment fingerprint) atomically."""
         atomic_write_json(self.path, {
             "notebook": self.notebook,
             "parameters": self.parameters,
+            "environment": environment_fingerprint(),
             "claims": [self.rows[k] for k in sorted(self.rows)],
         })
 

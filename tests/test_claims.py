@@ -29,6 +29,7 @@ def test_record_writes_the_ledger_and_returns_a_table(isolated_dirs):
     stored = json.loads((isolated_dirs / "results" / "claims" / "02_sqrt_n_nonlinearity.json").read_text())
     assert stored["claims"][0]["measured"] == {"ratio": 9.87}
     assert stored["parameters"] == {"PROFILE": "smoke"}
+    assert stored["environment"]["torch"].startswith("2.13.0") and "device" in stored["environment"]
     assert ledger.summary() == "C02.1: reproduced (ratio=9.9)"
 
 
