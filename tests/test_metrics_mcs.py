@@ -9,7 +9,6 @@ from scipy import integrate, stats
 
 from saelib.metrics.mcs import (
     check_dictionary,
-    cosine_matrix,
     emd_matrix,
     fixed_bandwidth_kde,
     kde_modes,
@@ -38,7 +37,6 @@ def test_max_cosine_similarity_matches_brute_force_whatever_the_chunk_size():
         values, index = max_cosine_similarity(a, b, chunk_bytes=chunk_bytes)
         np.testing.assert_allclose(values, brute.max(axis=1), atol=1e-5)
         np.testing.assert_array_equal(index, brute.argmax(axis=1))
-    np.testing.assert_allclose(cosine_matrix(a, b), brute, atol=1e-5)
 
 
 def test_max_cosine_similarity_is_one_for_a_scaled_copy_and_accepts_torch():

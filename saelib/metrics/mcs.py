@@ -66,16 +66,11 @@ def max_cosine_similarity(a: Dictionary, b: Dictionary, chunk_bytes: int = DEFAU
     return values.numpy(), indices.numpy()
 
 
-def cosine_matrix(a: Dictionary, b: Dictionary) -> NDArray[np.float32]:
-    """All cosine similarities [n_A, n_B] between the features of A and of B (the full matrix, unchunked)."""
-    a, b = _checked_pair(a, b)
-    return (a @ b.T).numpy()
-
-
 def one_to_one_cosine(a: Dictionary, b: Dictionary) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
     """Cosine of every feature of A with its partner in the one-to-one matching of A into B (needs n_A <= n_B)
     that maximises the summed cosine (Hungarian algorithm, scipy), and the partner's index in B."""
-    cosines = cosine_matrix(a, b)
+    a, b = _checked_pair(a, b)
+    cosines = (a @ b.T).numpy()  # the full matrix: the assignment needs all of it
     if cosines.shape[0] > cosines.shape[1]:
         raise ValueError("one-to-one matching needs A no larger than B; "
                          f"got {cosines.shape[0]} > {cosines.shape[1]}")
