@@ -1,8 +1,9 @@
 """Helpers for the SAE "true features" paper companion.
 
-One module per idea: `paths`, `repro`, `params`, `claims`, `plotting`, `corpus`, `target_model`,
-`activations`, `training`, `runner`, `report`, plus SAE variants in `saelib.saes` and metrics in
-`saelib.metrics`. The experiments themselves live in the notebooks.
+One module per idea: `paths`, `repro`, `params`, `claims` (the claims, read from `claims.toml`), `ledger` (verdicts
+and their tolerances), `plotting`, `corpus`, `target_model`, `activations`, `runs` (cached SAE runs), `runner`,
+`report`, plus SAE variants in `saelib.saes` (registered with sae-lens on import), trainers in `saelib.training`
+and metrics in `saelib.metrics`. The experiments themselves live in the notebooks.
 """
 
 import functools
@@ -21,3 +22,5 @@ def _honour_tqdm_disable() -> None:
 
 
 _honour_tqdm_disable()
+
+import saelib.saes  # noqa: E402,F401  (registers every SAE variant with sae-lens)

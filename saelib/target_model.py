@@ -21,6 +21,7 @@ from transformer_lens import HookedTransformer, HookedTransformerConfig
 
 from saelib import corpus as corpus_lib
 from saelib.atomic import atomic_dir, atomic_write_json
+from saelib.params import ParameterError, check_choice, check_int
 from saelib.paths import DATA
 from saelib.repro import environment_fingerprint, pick_device
 
@@ -51,6 +52,9 @@ class TargetModelConfig:
     max_bytes: int = 8_000_000  # corpus size read (stdlib: ~8 MB of source; HF: texts up to this many chars)
     val_fraction: float = 0.02
     model_name: str | None = None  # a pretrained TransformerLens model (real path); None = train our own
+    # False: the pretrained model's architecture with random weights (RANDOM_WEIGHT_SHAPES), for running the real
+    # path's shapes offline (the paper-shape test); its activations mean nothing
+    pretrained_weights: bool = True
     n_steps: int = 1000
     batch_size: int = 32
     lr: float = 3e-3
@@ -61,6 +65,7 @@ class TargetModelConfig:
     seed: int = 0
 
 
+# The one profile table of the target model: every notebook gets its model through `target_for(profile, seed)`.
 PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
     # seconds: a few steps on a small slice of the corpus, for the smoke tests
     "smoke": dict(max_bytes=400_000, n_steps=40, eval_every=20, warmup_steps=10, n_eval_windows=16),
@@ -71,11 +76,28 @@ PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
 }
 
 
+# Architectures of pretrained models that can be built with random weights when their weights cannot be
+# downloaded (TransformerLens's own config lookup needs the network too). Only for running the real path's shapes.
+RANDOM_WEIGHT_SHAPES: dict[str, dict[str, Any]] = {
+    "gpt2": dict(n_layers=12, d_model=768, n_heads=12, d_head=64, d_mlp=3072, d_vocab=50257, n_ctx=1024,
+                 act_fn="gelu_new"),
+}
+
+
 def target_model_config(profile: str = "default", **overrides: Any) -> TargetModelConfig:
     """The target-model config of a profile ("smoke", "default", "paper"), with overrides applied."""
-    if profile not in PROFILE_SETTINGS:
-        raise ValueError(f"profile={profile!r} must be one of {sorted(PROFILE_SETTINGS)}")
+    check_choice("profile", profile, PROFILE_SETTINGS)
     return replace(TargetModelConfig(), **{**PROFILE_SETTINGS[profile], **overrides})
+
+
+def target_for(profile: str, seed: int, model_name: str | None = None, device: torch.device | str | None = None,
+               **overrides: Any) -> "TargetModel":
+    """The target model of notebook 00 for this profile and seed (trained once, then loaded from data/), or the
+    pretrained `model_name` on the real path. Every notebook calls this, so `-p SEED 3` anywhere means the model
+    that notebook 00 built with `-p SEED 3`."""
+    check_int("seed", seed, minimum=0)
+    named = {"model_name": model_name} if model_name else {}
+    return load_or_train_target_model(target_model_config(profile, seed=seed, **named, **overrides), device)
 
 
 def config_hash(cfg: TargetModelConfig, corpus_sha256: str) -> str:
@@ -213,8 +235,17 @@ def corpus_summary(corpus: corpus_lib.Corpus) -> dict[str, Any]:
 
 
 def load_pretrained_model(cfg: TargetModelConfig, device: torch.device) -> HookedTransformer:
-    """The real path: a pretrained TransformerLens model by name (needs the network the first time)."""
-    return HookedTransformer.from_pretrained(cfg.model_name, device=str(device))
+    """The real path: a pretrained TransformerLens model by name (needs the network the first time), or its
+    architecture with random weights when `cfg.pretrained_weights` is False."""
+    if cfg.pretrained_weights:
+        return HookedTransformer.from_pretrained(cfg.model_name, device=str(device))
+    if cfg.model_name not in RANDOM_WEIGHT_SHAPES:
+        raise ParameterError("model_name", f"random weights are known only for {sorted(RANDOM_WEIGHT_SHAPES)}",
+                             cfg.model_name)
+    torch.manual_seed(cfg.seed)
+    return HookedTransformer(HookedTransformerConfig(
+        **RANDOM_WEIGHT_SHAPES[cfg.model_name], normalization_type="LN", positional_embedding_type="standard",
+        seed=cfg.seed, device=str(device), default_prepend_bos=False))
 
 
 def load_or_train_target_model(cfg: TargetModelConfig, device: torch.device | str | None = None) -> TargetModel:

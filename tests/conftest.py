@@ -7,6 +7,7 @@ import saelib.claims
 import saelib.plotting
 import saelib.report
 import saelib.runner
+import saelib.runs
 import saelib.target_model
 from saelib.target_model import target_model_config
 
@@ -14,7 +15,7 @@ from saelib.target_model import target_model_config
 @pytest.fixture
 def isolated_dirs(tmp_path, monkeypatch):
     """Point every module's DATA / RESULTS / FIGURES at a temporary folder."""
-    for module in (saelib.target_model, saelib.activations):
+    for module in (saelib.target_model, saelib.activations, saelib.runs):
         monkeypatch.setattr(module, "DATA", tmp_path / "data")
     for module in (saelib.claims, saelib.report, saelib.runner):
         monkeypatch.setattr(module, "RESULTS", tmp_path / "results")

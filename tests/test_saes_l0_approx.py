@@ -16,7 +16,8 @@ from saelib.saes.l0_approx import (
     straight_through,
     tanh_arm_config,
 )
-from saelib.training import load_training_sae, save_sae, train_sae
+from saelib.training.sae_lens_trainer import train_sae
+from tests.helpers import round_trip
 
 
 def tiny_sae(**cfg) -> L0ApproxTrainingSAE:
@@ -191,8 +192,7 @@ def test_trains_with_sae_lens_trainer_and_reloads_identically(tmp_path):
     trained = train_sae(sae, batches, n_samples=32 * 10, batch_size=32, lr=1e-2, device="cpu", record_every=5)
     assert {"l0_approx_loss", "frequency_loss", "mse_loss"} <= set(trained.history.columns)
     assert int(trained.sae.frequency_steps) == 10
-    folder = save_sae(trained.sae, tmp_path / "sae")
-    loaded = load_training_sae(folder)
+    loaded = round_trip(trained.sae, tmp_path / "sae")
     assert isinstance(loaded, L0ApproxTrainingSAE)
     assert loaded.cfg.frequency_window == 5 and loaded.cfg.l0_coefficient == 1e-2
     x = torch.randn(64, 4)

@@ -7,7 +7,8 @@ from sae_lens.saes.sae import TrainStepInput
 
 from saelib.params import ParameterError
 from saelib.saes.matryoshka_fixed import MatryoshkaFixedTrainingSAE, MatryoshkaFixedTrainingSAEConfig
-from saelib.training import load_training_sae, save_sae, train_sae
+from saelib.training.sae_lens_trainer import train_sae
+from tests.helpers import round_trip
 
 
 def test_loss_matches_hand_computation():
@@ -50,5 +51,5 @@ def test_registered_trains_and_round_trips(tmp_path):
 
     trained = train_sae(sae, batches(), n_samples=32 * 30, batch_size=32, lr=1e-2, device="cpu", record_every=10)
     assert "inner_mse_loss_1" in trained.history.columns
-    loaded = load_training_sae(save_sae(trained.sae, tmp_path / "m"))
+    loaded = round_trip(trained.sae, tmp_path / "m")
     assert isinstance(loaded, MatryoshkaFixedTrainingSAE) and loaded.cfg.matryoshka_widths == [1, 3]

@@ -15,7 +15,8 @@ from saelib.saes.orthogonal import (
     decoder_cosine_penalty,
     pair_cosines,
 )
-from saelib.training import load_training_sae, save_sae, train_sae
+from saelib.training.sae_lens_trainer import train_sae
+from tests.helpers import round_trip
 
 
 def brute_force_penalty(W: torch.Tensor, penalty: str) -> torch.Tensor:
@@ -93,6 +94,6 @@ def test_registered_trains_and_round_trips(tmp_path):
     trained = train_sae(sae, batches(), n_samples=32 * 60, batch_size=32, lr=1e-2, device="cpu", record_every=20)
     assert "ortho_loss" in trained.history.columns
     assert decoder_cosine_penalty(trained.sae.W_dec.detach(), "log_barrier") < start
-    loaded = load_training_sae(save_sae(trained.sae, tmp_path / "sae"))
+    loaded = round_trip(trained.sae, tmp_path / "sae")
     assert isinstance(loaded, OrthogonalTrainingSAE) and loaded.cfg.ortho_penalty == "log_barrier"
     torch.testing.assert_close(loaded.W_dec, trained.sae.W_dec)

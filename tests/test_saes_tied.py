@@ -5,7 +5,8 @@ from sae_lens.registry import get_sae_training_class
 from sae_lens.saes.sae import TrainStepInput
 
 from saelib.saes.tied import TiedTrainingSAE, TiedTrainingSAEConfig
-from saelib.training import load_training_sae, save_sae, train_sae
+from saelib.training.sae_lens_trainer import train_sae
+from tests.helpers import round_trip
 
 
 def small_tied() -> TiedTrainingSAE:
@@ -49,7 +50,7 @@ def test_still_tied_after_training_and_round_trips(tmp_path):
     trained = train_sae(small_tied(), batches(), n_samples=32 * 40, batch_size=32, lr=1e-2, device="cpu",
                         record_every=20)
     torch.testing.assert_close(trained.sae.W_enc, trained.sae.W_dec.T)
-    loaded = load_training_sae(save_sae(trained.sae, tmp_path / "tied"))
+    loaded = round_trip(trained.sae, tmp_path / "tied")
     assert isinstance(loaded, TiedTrainingSAE)
     torch.testing.assert_close(loaded.W_enc, trained.sae.W_dec.T)
     x = next(batches())

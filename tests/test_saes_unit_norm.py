@@ -9,7 +9,8 @@ from sae_lens.saes.sae import TrainStepInput
 
 import saelib.saes.unit_norm as unit_norm
 from saelib.saes.unit_norm import UnitNormSAE, UnitNormTrainingSAE, UnitNormTrainingSAEConfig
-from saelib.training import load_training_sae, save_sae, train_sae
+from saelib.training.sae_lens_trainer import train_sae
+from tests.helpers import round_trip
 
 
 def small_sae(d_in: int = 8, d_sae: int = 16, l1: float = 0.1) -> UnitNormTrainingSAE:
@@ -40,11 +41,10 @@ def test_training_keeps_unit_rows_and_save_load_round_trips(tmp_path):
     # the trainer's last optimizer step moves the rows off the sphere by at most one step; saving normalises
     assert (trained.sae.W_dec.norm(dim=1) - 1).abs().max() < 0.05
     assert trained.history["l1_loss"].iloc[-1] > 0
-    folder = save_sae(trained.sae, tmp_path / "sae")
-    loaded = load_training_sae(folder)
+    loaded = round_trip(trained.sae, tmp_path / "sae")
     assert isinstance(loaded, UnitNormTrainingSAE)
     torch.testing.assert_close(loaded.W_dec.norm(dim=1), torch.ones(16))
-    inference = SAE.load_from_disk(folder)
+    inference = SAE.load_from_disk(tmp_path / "sae")
     assert isinstance(inference, UnitNormSAE)
     x = next(batches(8, 5))
     torch.testing.assert_close(inference(x), loaded(x).detach())

@@ -1,4 +1,4 @@
-"""Feature densities of an SAE over a set of activations: firing fractions, dead features, log10-density
+"""Feature densities of an SAE (its firing rates, from `saelib.metrics.evaluation`): dead features, log10-density
 histograms, a power-law fit of the density distribution, and the top-activating rows of chosen features."""
 
 from collections.abc import Callable, Sequence
@@ -9,50 +9,9 @@ import torch
 from sae_lens import SAE
 from scipy import stats
 
+from saelib.metrics.evaluation import activation_chunks
+
 LOG_FLOOR = 1e-10  # log10 of a zero density is drawn at -10, as in sae-lens's sparsity logs
-
-
-def activation_chunks(activations: np.ndarray | torch.Tensor, batch_size: int):
-    """Consecutive row blocks of `activations` as float32 tensors."""
-    for start in range(0, len(activations), batch_size):
-        yield torch.as_tensor(np.asarray(activations[start:start + batch_size], dtype=np.float32))
-
-
-@torch.no_grad()
-def feature_density(sae: SAE, activations: np.ndarray | torch.Tensor, batch_size: int = 8192) -> np.ndarray:
-    """Fraction of rows of `activations` on which each latent of `sae` is > 0."""
-    counts = torch.zeros(sae.cfg.d_sae, dtype=torch.float64)
-    for chunk in activation_chunks(activations, batch_size):
-        counts += (sae.encode(chunk.to(sae.device)) > 0).sum(0).cpu().double()
-    return (counts / len(activations)).numpy()
-
-
-@dataclass(frozen=True)
-class SAEEvaluation:
-    """Sparsity and reconstruction of an SAE over a set of activations."""
-
-    density: np.ndarray  # fraction of rows on which each latent is > 0
-    l0: float  # mean number of latents > 0 per row
-    mse: float  # mean over rows of the summed squared reconstruction error
-    explained_variance: float  # 1 - mse / (mean over rows of the summed squared deviation from the mean row)
-
-
-@torch.no_grad()
-def evaluate_sae(sae: SAE, activations: np.ndarray | torch.Tensor, batch_size: int = 8192) -> SAEEvaluation:
-    """Densities, L0, MSE and explained variance of `sae` on `activations`, in one streaming pass."""
-    n, counts = len(activations), torch.zeros(sae.cfg.d_sae, dtype=torch.float64)
-    squared_error, total, total_sq = 0.0, torch.zeros(sae.cfg.d_in, dtype=torch.float64), 0.0
-    for chunk in activation_chunks(activations, batch_size):
-        chunk = chunk.to(sae.device)
-        codes = sae.encode(chunk)
-        counts += (codes > 0).sum(0).cpu().double()
-        squared_error += (sae.decode(codes) - chunk).double().pow(2).sum().item()
-        total += chunk.double().sum(0).cpu()
-        total_sq += chunk.double().pow(2).sum().item()
-    mse = squared_error / n
-    variance = total_sq / n - (total / n).pow(2).sum().item()
-    density = (counts / n).numpy()
-    return SAEEvaluation(density, float(density.sum()), mse, 1 - mse / variance)
 
 
 def dead_features(density: np.ndarray) -> np.ndarray:

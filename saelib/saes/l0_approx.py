@@ -22,10 +22,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
-from sae_lens import register_sae_class, register_sae_training_class
-from sae_lens.registry import SAE_CLASS_REGISTRY, SAE_TRAINING_CLASS_REGISTRY
 from sae_lens.saes.jumprelu_sae import JumpReLUTrainingSAEConfig
-from sae_lens.saes.sae import TrainCoefficientConfig, TrainStepInput
+from sae_lens.saes.sae import SAEConfig, TrainCoefficientConfig, TrainStepInput
 from sae_lens.saes.standard_sae import (
     StandardSAE,
     StandardSAEConfig,
@@ -34,7 +32,10 @@ from sae_lens.saes.standard_sae import (
 )
 from typing_extensions import override
 
+from saelib.params import check_choice, check_int, check_open_unit, check_positive, check_range
+
 ARCHITECTURE = "l0_approx"
+SPARSITY_PENALTIES = ("l0_approx", "l1")
 # s_f is clamped here before log10: a feature silent over the whole window would otherwise give log10(0)
 FREQUENCY_FLOOR = 1e-10
 RUNNING_STATE = ("frequency_history", "frequency_steps")
@@ -53,7 +54,12 @@ class L0ApproxSAEConfig(StandardSAEConfig):
 
 
 class L0ApproxSAE(StandardSAE):
-    """Inference SAE: sae-lens's standard ReLU encoder/decoder."""
+    """Inference SAE: sae-lens's standard ReLU encoder/decoder (the training-only frequency buffers are dropped)."""
+
+    @override
+    def process_state_dict_for_loading(self, state_dict: dict[str, Any]) -> None:
+        for name in RUNNING_STATE:
+            state_dict.pop(name, None)
 
 
 @dataclass
@@ -70,21 +76,23 @@ class L0ApproxTrainingSAEConfig(StandardTrainingSAEConfig):
     min_frequency: float = 1e-5
     frequency_window: int = 100
 
+    @override
     def __post_init__(self):
+        check_choice("sparsity_penalty", self.sparsity_penalty, SPARSITY_PENALTIES)
+        check_positive("epsilon", self.epsilon)
+        check_open_unit("min_frequency", self.min_frequency)
+        check_int("frequency_window", self.frequency_window, minimum=1)
+        check_range("frequency_coefficient", self.frequency_coefficient, minimum=0.0)
         super().__post_init__()
-        if self.sparsity_penalty not in ("l0_approx", "l1"):
-            raise ValueError(f"sparsity_penalty must be 'l0_approx' or 'l1', got {self.sparsity_penalty!r}")
-        if not self.epsilon > 0:
-            raise ValueError(f"epsilon must be > 0, got {self.epsilon}")
-        if not 0 < self.min_frequency < 1:
-            raise ValueError(f"min_frequency must lie strictly between 0 and 1, got {self.min_frequency}")
-        if self.frequency_window < 1:
-            raise ValueError(f"frequency_window must be at least 1, got {self.frequency_window}")
 
     @override
     @classmethod
     def architecture(cls) -> str:
         return ARCHITECTURE
+
+    @override
+    def get_inference_config_class(self) -> type[SAEConfig]:
+        return L0ApproxSAEConfig
 
 
 def soft_firing(weighted_acts: torch.Tensor, epsilon: float) -> torch.Tensor:
@@ -175,8 +183,3 @@ def tanh_arm_config(d_in: int, d_sae: int, l0_coefficient: float,
     settings.update(overrides)
     return JumpReLUTrainingSAEConfig(**settings)
 
-
-if ARCHITECTURE not in SAE_CLASS_REGISTRY:
-    register_sae_class(ARCHITECTURE, L0ApproxSAE, L0ApproxSAEConfig)
-if ARCHITECTURE not in SAE_TRAINING_CLASS_REGISTRY:
-    register_sae_training_class(ARCHITECTURE, L0ApproxTrainingSAE, L0ApproxTrainingSAEConfig)

@@ -6,21 +6,35 @@ With prefixes m_1 < ... < m_K = d_sae the loss is
     sum_k  MSE(x, b_dec + sum_{i < m_k} f_i W_dec_i)  +  l1 * sum_i |f_i| ||W_dec_i||
 
 (one L1 term over all latents). sae-lens's own Matryoshka is BatchTopK-based, which Chanin avoided in this toy
-("it's not obvious what K to pick"), hence this L1 variant. At inference it is a standard SAE.
+("it's not obvious what K to pick"), hence this L1 variant. At inference it is sae-lens's standard SAE under the
+architecture name "matryoshka_fixed".
 """
 
 from dataclasses import dataclass, field
 from itertools import pairwise
 
 import torch
-from sae_lens import register_sae_training_class
-from sae_lens.registry import SAE_TRAINING_CLASS_REGISTRY
 from sae_lens.saes.sae import SAEConfig, TrainStepInput, TrainStepOutput
-from sae_lens.saes.standard_sae import StandardSAEConfig, StandardTrainingSAE, StandardTrainingSAEConfig
+from sae_lens.saes.standard_sae import StandardSAE, StandardSAEConfig, StandardTrainingSAE, StandardTrainingSAEConfig
+from typing_extensions import override
 
 from saelib.params import ParameterError
 
 ARCHITECTURE = "matryoshka_fixed"
+
+
+@dataclass
+class MatryoshkaFixedSAEConfig(StandardSAEConfig):
+    """Inference config: at inference the nested losses are gone and the SAE is sae-lens's standard one."""
+
+    @override
+    @classmethod
+    def architecture(cls) -> str:
+        return ARCHITECTURE
+
+
+class MatryoshkaFixedSAE(StandardSAE):
+    """Inference SAE: sae-lens's standard encoder/decoder."""
 
 
 @dataclass
@@ -29,6 +43,7 @@ class MatryoshkaFixedTrainingSAEConfig(StandardTrainingSAEConfig):
 
     matryoshka_widths: list[int] = field(default_factory=list)
 
+    @override
     def __post_init__(self):
         widths = list(self.matryoshka_widths)
         if not widths or any(isinstance(w, bool) or not isinstance(w, int) for w in widths):
@@ -39,13 +54,14 @@ class MatryoshkaFixedTrainingSAEConfig(StandardTrainingSAEConfig):
             raise ParameterError("matryoshka_widths", f"the last prefix must be d_sae={self.d_sae}", widths)
         super().__post_init__()
 
+    @override
     @classmethod
     def architecture(cls) -> str:
         return ARCHITECTURE
 
+    @override
     def get_inference_config_class(self) -> type[SAEConfig]:
-        """At inference the nested losses are gone: it is a standard SAE."""
-        return StandardSAEConfig
+        return MatryoshkaFixedSAEConfig
 
 
 def prefix_reconstructions(feature_acts: torch.Tensor, W_dec: torch.Tensor, b_dec: torch.Tensor,
@@ -59,6 +75,7 @@ class MatryoshkaFixedTrainingSAE(StandardTrainingSAE):
 
     cfg: MatryoshkaFixedTrainingSAEConfig  # type: ignore[assignment]
 
+    @override
     def training_forward_pass(self, step_input: TrainStepInput) -> TrainStepOutput:
         output = super().training_forward_pass(step_input)  # full-width MSE + L1
         inner = self.cfg.matryoshka_widths[:-1]
@@ -69,6 +86,3 @@ class MatryoshkaFixedTrainingSAE(StandardTrainingSAE):
             output.loss = output.loss + loss
         return output
 
-
-if ARCHITECTURE not in SAE_TRAINING_CLASS_REGISTRY:
-    register_sae_training_class(ARCHITECTURE, MatryoshkaFixedTrainingSAE, MatryoshkaFixedTrainingSAEConfig)

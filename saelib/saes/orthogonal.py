@@ -1,6 +1,6 @@
 """An L1 SAE with Till's orthogonality penalty on decoder directions, registered with sae-lens as "orthogonal".
 
-loss = MSE + l1 * sum_i |f_i| ||W_dec_i||  (sae-lens's standard SAE)  +  ortho_coefficient * sum_{i<j} g(|cos_ij|)
+loss = MSE + l1 * sum_i |f_i| ||W_dec_i||  (sae-lens's standard SAE)  +  ortho_coefficient * sum_{i<j} g(cos_ij)
 
 where cos_ij is the cosine between decoder rows i and j (the decoder, not the encoder: Till, following Nanda,
 expects the decoder to carry the feature directions). g is the post's plain |cos| ("abs"), or a form that is
@@ -11,10 +11,9 @@ lenient on small and harsh on high cosines ("log_barrier": -log(1 - cos^2), ~cos
 from dataclasses import dataclass
 
 import torch
-from sae_lens import register_sae_training_class
-from sae_lens.registry import SAE_TRAINING_CLASS_REGISTRY
 from sae_lens.saes.sae import SAEConfig, TrainStepInput
-from sae_lens.saes.standard_sae import StandardSAEConfig, StandardTrainingSAE, StandardTrainingSAEConfig
+from sae_lens.saes.standard_sae import StandardSAE, StandardSAEConfig, StandardTrainingSAE, StandardTrainingSAEConfig
+from typing_extensions import override
 
 from saelib.params import check_choice, check_range
 
@@ -32,13 +31,27 @@ def pair_cosines(W_dec: torch.Tensor) -> torch.Tensor:
 
 
 def decoder_cosine_penalty(W_dec: torch.Tensor, penalty: str) -> torch.Tensor:
-    """Sum over pairs of decoder rows of g(|cos|): g = |cos| ("abs") or -log(1 - cos^2) ("log_barrier");
-    leading dimensions of W_dec [..., n, d] are kept (one penalty per stacked SAE)."""
+    """Sum over pairs of decoder rows of g(cos): g = |cos| ("abs") or -log(1 - cos^2) ("log_barrier"); leading
+    dimensions of W_dec [..., n, d] are kept (one penalty per stacked SAE)."""
     check_choice("penalty", penalty, PENALTIES)
     cos = pair_cosines(W_dec)
     if penalty == "abs":
         return cos.abs().sum(-1)
     return -torch.log1p(-cos.pow(2).clamp(max=_MAX_COS_SQUARED)).sum(-1)
+
+
+@dataclass
+class OrthogonalSAEConfig(StandardSAEConfig):
+    """Inference config: at inference the penalty is gone and the SAE is sae-lens's standard one."""
+
+    @override
+    @classmethod
+    def architecture(cls) -> str:
+        return ARCHITECTURE
+
+
+class OrthogonalSAE(StandardSAE):
+    """Inference SAE: sae-lens's standard encoder/decoder."""
 
 
 @dataclass
@@ -48,18 +61,20 @@ class OrthogonalTrainingSAEConfig(StandardTrainingSAEConfig):
     ortho_coefficient: float = 0.0
     ortho_penalty: str = "abs"
 
+    @override
     def __post_init__(self):
         check_choice("ortho_penalty", self.ortho_penalty, PENALTIES)
         check_range("ortho_coefficient", self.ortho_coefficient, minimum=0.0)
         super().__post_init__()
 
+    @override
     @classmethod
     def architecture(cls) -> str:
         return ARCHITECTURE
 
+    @override
     def get_inference_config_class(self) -> type[SAEConfig]:
-        """At inference the penalty is gone: it is a standard SAE."""
-        return StandardSAEConfig
+        return OrthogonalSAEConfig
 
 
 class OrthogonalTrainingSAE(StandardTrainingSAE):
@@ -67,13 +82,10 @@ class OrthogonalTrainingSAE(StandardTrainingSAE):
 
     cfg: OrthogonalTrainingSAEConfig  # type: ignore[assignment]
 
+    @override
     def calculate_aux_loss(self, step_input: TrainStepInput, feature_acts: torch.Tensor, hidden_pre: torch.Tensor,
                            sae_out: torch.Tensor) -> dict[str, torch.Tensor]:
         losses = super().calculate_aux_loss(step_input, feature_acts, hidden_pre, sae_out)
         penalty = decoder_cosine_penalty(self.W_dec, self.cfg.ortho_penalty)
         losses["ortho_loss"] = self.cfg.ortho_coefficient * penalty
         return losses
-
-
-if ARCHITECTURE not in SAE_TRAINING_CLASS_REGISTRY:
-    register_sae_training_class(ARCHITECTURE, OrthogonalTrainingSAE, OrthogonalTrainingSAEConfig)

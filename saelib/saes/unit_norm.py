@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from sae_lens import register_sae_class, register_sae_training_class
-from sae_lens.registry import SAE_CLASS_REGISTRY, SAE_TRAINING_CLASS_REGISTRY
-from sae_lens.saes.sae import TrainStepInput, TrainStepOutput
+from sae_lens.saes.sae import SAEConfig, TrainStepInput, TrainStepOutput
 from sae_lens.saes.standard_sae import (
     StandardSAE,
     StandardSAEConfig,
@@ -48,6 +46,10 @@ class UnitNormTrainingSAEConfig(StandardTrainingSAEConfig):
     @classmethod
     def architecture(cls) -> str:
         return ARCHITECTURE
+
+    @override
+    def get_inference_config_class(self) -> type[SAEConfig]:
+        return UnitNormSAEConfig
 
 
 def unit_rows(weight: torch.Tensor) -> torch.Tensor:
@@ -91,8 +93,3 @@ class UnitNormTrainingSAE(StandardTrainingSAE):
         super().process_state_dict_for_saving(state_dict)
         state_dict["W_dec"] = unit_rows(state_dict["W_dec"]).contiguous()
 
-
-if ARCHITECTURE not in SAE_CLASS_REGISTRY:
-    register_sae_class(ARCHITECTURE, UnitNormSAE, UnitNormSAEConfig)
-if ARCHITECTURE not in SAE_TRAINING_CLASS_REGISTRY:
-    register_sae_training_class(ARCHITECTURE, UnitNormTrainingSAE, UnitNormTrainingSAEConfig)

@@ -1,14 +1,14 @@
-"""Training helpers for toy SAEs on pre-sampled activation pools: minibatches, sae-lens-style initial decoder rows,
-starting every latent alive, one run through sae-lens's trainer, and firing rates.
+"""Training helpers for toy SAEs on pre-sampled activation pools: minibatches, starting every latent alive, and
+one run through sae-lens's trainer.
 """
 
-import math
 from collections.abc import Iterator
 
 import torch
 from sae_lens.saes.sae import TrainingSAE
 
-from saelib.training import TrainedSAE, train_sae
+from saelib.saes.init import sae_lens_decoder_rows
+from saelib.training.sae_lens_trainer import TrainedSAE, train_sae
 
 
 def pool_batches(pool: torch.Tensor, batch_size: int, seed: int) -> Iterator[torch.Tensor]:
@@ -16,13 +16,6 @@ def pool_batches(pool: torch.Tensor, batch_size: int, seed: int) -> Iterator[tor
     generator = torch.Generator().manual_seed(seed)
     while True:
         yield pool[torch.randint(len(pool), (batch_size,), generator=generator)]
-
-
-def sae_lens_init_rows(n: int, d_in: int, generator: torch.Generator, init_norm: float = 0.1) -> torch.Tensor:
-    """`n` decoder rows drawn as sae-lens's TrainingSAE does (kaiming-uniform, rescaled to norm `init_norm`)."""
-    bound = math.sqrt(6 / d_in)
-    rows = torch.rand(n, d_in, generator=generator) * 2 * bound - bound
-    return rows / rows.norm(dim=-1, keepdim=True) * init_norm
 
 
 @torch.no_grad()
@@ -34,7 +27,7 @@ def redraw_dead_latents(sae: TrainingSAE, probe: torch.Tensor, seed: int, tries:
         dead = (sae.encode(probe) > 0).float().mean(0) == 0
         if not dead.any():
             return
-        rows = sae_lens_init_rows(sae.cfg.d_sae, sae.cfg.d_in, generator, sae.cfg.decoder_init_norm)
+        rows = sae_lens_decoder_rows(sae.cfg.d_sae, sae.cfg.d_in, generator, sae.cfg.decoder_init_norm)
         sae.W_dec.data[dead] = rows[dead]
         if not tied:
             sae.W_enc.data[:, dead] = rows[dead].T
@@ -49,8 +42,3 @@ def train_toy(sae: TrainingSAE, pool: torch.Tensor, seed: int, steps: int, batch
     return train_sae(sae, pool_batches(pool, batch_size, seed), n_samples=steps * batch_size, batch_size=batch_size,
                      lr=lr, device=device, record_every=max(1, steps // 4))
 
-
-@torch.no_grad()
-def firing_rates(sae: TrainingSAE, x: torch.Tensor) -> torch.Tensor:
-    """Fraction of the rows of `x` on which each latent is positive."""
-    return (sae.encode(x) > 0).float().mean(0)

@@ -1,19 +1,17 @@
-"""Train any registered sae-lens TrainingSAE with sae-lens's own SAETrainer, recording a training curve,
-and save/load SAEs in sae-lens's on-disk format.
-"""
+"""Train any registered sae-lens TrainingSAE with sae-lens's own SAETrainer (Adam, its fixed gradient-norm clipping
+at 1.0, its coefficient schedules), recording a training curve."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import torch
-from sae_lens import SAE, SAETrainer
+from sae_lens import SAETrainer
 from sae_lens.config import LoggingConfig, SAETrainerConfig
 from sae_lens.saes.sae import TrainingSAE, TrainStepOutput
 
-from saelib.atomic import atomic_dir, atomic_write
+from saelib.metrics.evaluation import explained_variance
 from saelib.repro import pick_device
 
 
@@ -30,13 +28,11 @@ class TrainedSAE:
 @torch.no_grad()
 def step_metrics(output: TrainStepOutput) -> dict[str, float]:
     """Loss terms, L0, MSE (mean over batch of summed squared error) and explained variance of one step."""
-    error = (output.sae_out - output.sae_in).pow(2).sum(-1)
-    variance = (output.sae_in - output.sae_in.mean(0)).pow(2).sum(-1)
     metrics = {
         "loss": output.loss.item(),
         "l0": output.feature_acts.bool().float().sum(-1).mean().item(),
-        "mse": error.mean().item(),
-        "explained_variance": (1 - error.mean() / variance.mean()).item(),
+        "mse": (output.sae_out - output.sae_in).pow(2).sum(-1).mean().item(),
+        "explained_variance": explained_variance(output.sae_in, output.sae_out),
     }
     metrics.update({name: float(value.item()) for name, value in output.losses.items()})
     return metrics
@@ -92,23 +88,3 @@ def train_sae(sae: TrainingSAE, batches: Iterator[torch.Tensor], n_samples: int,
         dead=trainer.dead_neurons.detach().cpu(),
     )
 
-
-def save_sae(sae: SAE | TrainingSAE, folder: Path) -> Path:
-    """Save `sae` in sae-lens's format (weights + cfg.json) to `folder`, replacing it only once fully written."""
-    with atomic_dir(folder) as staging:
-        sae.save_model(staging)
-        # the marker goes in last: a folder without it is an interrupted save and is never loaded
-        atomic_write(staging / "COMPLETE", lambda tmp: tmp.write_text("ok\n"))
-    return Path(folder)
-
-
-def is_saved_sae(folder: Path) -> bool:
-    """Whether `folder` holds a completely written SAE."""
-    return (Path(folder) / "COMPLETE").is_file()
-
-
-def load_training_sae(folder: Path, device: torch.device | str = "cpu") -> TrainingSAE:
-    """Load a saved SAE back as the registered TrainingSAE class of its architecture."""
-    if not is_saved_sae(folder):
-        raise FileNotFoundError(f"no completely saved SAE in {Path(folder).name}")
-    return TrainingSAE.load_from_disk(folder, device=str(device))

@@ -1,7 +1,7 @@
 import torch
 from sae_lens import StandardTrainingSAE, StandardTrainingSAEConfig
 
-from saelib.training import is_saved_sae, load_training_sae, save_sae, train_sae
+from saelib.training.sae_lens_trainer import train_sae
 
 
 def sparse_data(n: int = 4096, seed: int = 0) -> torch.Tensor:
@@ -29,20 +29,3 @@ def test_train_sae_reduces_mse_and_records_history():
     assert trained.history["step"].tolist() == [100, 200, 300]
     assert {"loss", "l0", "mse", "explained_variance", "mse_loss", "l1_loss"} <= set(trained.history.columns)
     assert trained.feature_density.shape == (16,) and trained.dead.dtype == torch.bool
-
-
-def test_save_and_load_gives_identical_outputs(tmp_path):
-    torch.manual_seed(0)
-    sae = StandardTrainingSAE(StandardTrainingSAEConfig(d_in=16, d_sae=32, l1_coefficient=1e-3))
-    folder = save_sae(sae, tmp_path / "sae")
-    assert is_saved_sae(folder) and (folder / "cfg.json").exists()
-    loaded = load_training_sae(folder)
-    data = sparse_data(64)
-    assert type(loaded) is StandardTrainingSAE
-    assert torch.equal(loaded.encode(data), sae.encode(data))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["sae"]  # no staging folder left behind
-
-
-def test_a_folder_without_the_marker_is_not_loaded(tmp_path):
-    (tmp_path / "half").mkdir()
-    assert not is_saved_sae(tmp_path / "half")

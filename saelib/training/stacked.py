@@ -13,14 +13,14 @@ from collections.abc import Callable
 import torch
 from tqdm.auto import tqdm
 
+from saelib.saes.init import sae_lens_decoder_rows
 from saelib.saes.orthogonal import decoder_cosine_penalty
-from saelib.toy_training import sae_lens_init_rows
 
 
 def stacked_init(n_runs: int, d_in: int, d_sae: int, generator: torch.Generator,
                  init_norm: float = 0.1) -> dict[str, torch.Tensor]:
     """sae-lens-initialised W_enc [runs, d_in, d_sae], W_dec [runs, d_sae, d_in], b_enc [runs, 1, d_sae]."""
-    W_dec = sae_lens_init_rows(n_runs * d_sae, d_in, generator, init_norm).view(n_runs, d_sae, d_in)
+    W_dec = sae_lens_decoder_rows(n_runs * d_sae, d_in, generator, init_norm).view(n_runs, d_sae, d_in)
     return {"W_enc": W_dec.transpose(1, 2).clone().requires_grad_(), "W_dec": W_dec.clone().requires_grad_(),
             "b_enc": torch.zeros(n_runs, 1, d_sae, requires_grad=True)}
 

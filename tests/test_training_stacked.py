@@ -7,7 +7,7 @@ from sae_lens.saes.sae import TrainStepInput
 from sae_lens.saes.standard_sae import StandardTrainingSAE, StandardTrainingSAEConfig
 
 from saelib.saes.orthogonal import OrthogonalTrainingSAE, OrthogonalTrainingSAEConfig, decoder_cosine_penalty
-from saelib.saes.stacked import redraw_dead_stacked, stacked_encode, stacked_init, stacked_loss, train_stacked
+from saelib.training.stacked import redraw_dead_stacked, stacked_encode, stacked_init, stacked_loss, train_stacked
 
 
 def random_params(n_runs: int, d_in: int, d_sae: int, seed: int) -> dict[str, torch.Tensor]:
