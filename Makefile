@@ -14,6 +14,8 @@ PY := $(ENV_DIR)/bin/python
 STAMP := $(ENV_DIR)/.saelib-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 TEST_ARTIFACTS := $(CURDIR)/build/test-artifacts
+SEED_ARTIFACTS := $(CURDIR)/build/seeds
+K ?= 3
 
 # Headless runs: no GUI backend, no progress bars (they stay on when a person runs a notebook).
 export MPLBACKEND := Agg
@@ -21,7 +23,7 @@ export TQDM_DISABLE := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export PATH := $(abspath $(ENV_DIR))/bin:$(PATH)
 
-.PHONY: help env all notebooks report test test-fast test-notebooks lint bench clean
+.PHONY: help env all notebooks report seeds test test-fast test-notebooks lint bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -40,24 +42,38 @@ all: notebooks report ## Run every notebook at its default profile, then write R
 notebooks: $(STAMP) ## Run every notebook in order through papermill (in place, only on success)
 	@for nb in $(NOTEBOOKS); do echo "running $$nb"; $(PY) -m saelib.runner $$nb; done
 
-report: $(STAMP) ## Render REPORT.md from the claims ledgers in results/
+report: $(STAMP) ## Render REPORT.md from the claims ledgers in results/ (seed 0) and results/seeds/
 	$(PY) -m saelib.report
+
+seeds: $(STAMP) ## Re-run every notebook at K further seeds (K=3; make seeds K=5) into build/seeds/, verdicts to results/seeds/
+	@for k in $$(seq 1 $(K)); do \
+		out=$(SEED_ARTIFACTS)/seed-$$k; mkdir -p $$out/notebooks; \
+		for nb in $(NOTEBOOKS); do echo "seed $$k: $$nb"; \
+			SAELIB_ARTIFACTS=$$out $(PY) -m saelib.runner $$nb --output $$out/notebooks/$$(basename $$nb) -p SEED $$k; \
+		done; \
+		rm -rf results/seeds/seed-$$k && mkdir -p results/seeds/seed-$$k/claims; \
+		cp $$out/results/claims/*.json results/seeds/seed-$$k/claims/; \
+	done
+	$(MAKE) report
 
 test: test-fast test-notebooks ## Unit tests, smoke-profile notebook runs, and nbval over the notebooks
 
 test-fast: $(STAMP) ## Unit tests and the smoke-profile notebook runs
 	SAELIB_ARTIFACTS=$(TEST_ARTIFACTS) $(PY) -m pytest tests
 
-test-notebooks: $(STAMP) ## Re-run the committed notebooks (default profile) and compare the checked cells
+test-notebooks: $(STAMP) ## Re-run the committed notebooks (default profile): nbval on verdicts, then numbers within tolerance
+	rm -rf $(TEST_ARTIFACTS)/results/claims
 	SAELIB_ARTIFACTS=$(TEST_ARTIFACTS) $(PY) -m pytest --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with nbval_sanitize.cfg -p no:cacheprovider notebooks/
+	$(PY) -m saelib.ledger check $(TEST_ARTIFACTS)/results/claims
 
 lint: $(STAMP) ## ruff over the package, tests and benchmarks
 	$(PY) -m ruff check saelib tests benchmarks
 
-bench: $(STAMP) ## Time every notebook at its default profile against its budget
+bench: $(STAMP) ## Training-step speed against the GEMM limit, then every notebook's run time against its budget
+	$(PY) benchmarks/bench_training.py
 	$(PY) benchmarks/bench_notebooks.py
 
-clean: ## Remove generated data, results and caches (keeps the environment and committed figures)
-	rm -rf data/*/ results/*/ results/*.json build .pytest_cache
+clean: ## Remove generated data and caches (keeps the environment and the committed figures, ledgers and report)
+	rm -rf data/*/ build .pytest_cache
 	find saelib tests benchmarks -name __pycache__ -type d -prune -exec rm -rf {} +

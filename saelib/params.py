@@ -1,12 +1,14 @@
 """Notebook parameters: profiles (`smoke`, `default`, `paper`) and up-front validation.
 
-Every notebook's `parameters` cell sets PROFILE and leaves each tunable parameter at None; `resolve_profile`
-fills the Nones from the profile, so a papermill `-p NAME value` overrides the profile. The checks raise
-`ParameterError` naming the bad parameter before any compute starts.
+Every notebook's `parameters` cell sets PROFILE and SEED and leaves each tunable parameter at None;
+`P = resolve_profile(PROFILE, globals(), NAME=per_profile(smoke, default, paper), OTHER=value, ...)` fills the Nones
+from the profile (each setting written once), so a papermill `-p NAME value` overrides the profile. The checks
+raise `ParameterError` naming the bad parameter before any compute starts.
 """
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -21,17 +23,33 @@ class ParameterError(ValueError):
         self.name = name
 
 
-def resolve_profile(profile: str, profiles: Mapping[str, Mapping[str, Any]], **overrides: Any) -> SimpleNamespace:
-    """The profile's settings, with every override that is not None taking precedence."""
+@dataclass(frozen=True)
+class PerProfile:
+    """A setting whose value depends on the profile."""
+
+    smoke: Any
+    default: Any
+    paper: Any
+
+
+def per_profile(smoke: Any, default: Any, paper: Any) -> PerProfile:
+    """A setting with one value per profile (smoke, default, paper), written on one line."""
+    return PerProfile(smoke, default, paper)
+
+
+def resolve_profile(profile: str, namespace: Mapping[str, Any], **settings: Any) -> SimpleNamespace:
+    """The notebook's settings for `profile`: each setting's profile value (a `per_profile(...)` or one value for
+    every profile), overridden by the notebook variable of the same name in `namespace` when that is not None
+    (papermill's `-p NAME value`). PROFILE and SEED are taken from the namespace and checked."""
     check_choice("PROFILE", profile, PROFILE_NAMES)
-    if profile not in profiles:
-        raise ParameterError("PROFILE", f"this notebook defines no {profile!r} profile", profile)
-    settings = dict(profiles[profile])
-    unknown = sorted(set(overrides) - set(settings))
-    if unknown:
-        raise ParameterError(unknown[0], f"not a setting of this notebook's profiles {sorted(settings)}")
-    settings.update({name: value for name, value in overrides.items() if value is not None})
-    return SimpleNamespace(PROFILE=profile, **settings)
+    seed = namespace.get("SEED", 0)
+    check_int("SEED", seed, minimum=0)
+    resolved = {}
+    for name, setting in settings.items():
+        chosen = getattr(setting, profile) if isinstance(setting, PerProfile) else setting
+        override = namespace.get(name)
+        resolved[name] = chosen if override is None else override
+    return SimpleNamespace(PROFILE=profile, SEED=seed, **resolved)
 
 
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> None:

@@ -6,6 +6,7 @@ timings and machine paths scrubbed from the stored notebook, run time recorded i
 
 import argparse
 import ast
+import difflib
 import json
 import os
 import re
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from saelib.atomic import atomic_write_json
+from saelib.params import ParameterError
 from saelib.paths import RESULTS, ROOT
 
 MACHINE_PATH = re.compile(r"(/root/|/work/|/tmp/|/home/|/Users/|[A-Z]:\\\\Users)")
@@ -59,6 +61,20 @@ def record_runtime(notebook: str, seconds: float, parameters: dict[str, Any]) ->
     atomic_write_json(path, runtimes)
 
 
+def check_parameter_names(notebook: Path, parameters: dict[str, Any]) -> None:
+    """Every name in `parameters` must be defined in the notebook's parameters cell; else a ParameterError naming
+    it and the closest defined name (before any compute)."""
+    import papermill
+
+    defined = list(papermill.inspect_notebook(str(notebook)))
+    for name in parameters:
+        if name not in defined:
+            close = difflib.get_close_matches(name, defined, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ParameterError(name, f"{Path(notebook).name} defines no such parameter; {hint}"
+                                       f"its parameters are {defined}", parameters[name])
+
+
 def run_notebook(notebook: Path, output: Path | None = None, parameters: dict[str, Any] | None = None,
                  check_outputs: bool = True) -> float:
     """Execute `notebook` with papermill (kernel python3, cwd = its folder); return the run time in seconds."""
@@ -67,6 +83,7 @@ def run_notebook(notebook: Path, output: Path | None = None, parameters: dict[st
     notebook = Path(notebook).resolve()
     output = Path(output).resolve() if output else notebook
     parameters = dict(parameters or {})
+    check_parameter_names(notebook, parameters)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{output.stem}.", suffix=".ipynb", dir=output.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -105,7 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     # a terminated run unwinds like Ctrl-C, so its temporary output is removed rather than left behind
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     parameters = {name: _parse_value(value) for name, value in args.parameter}
-    seconds = run_notebook(args.notebook, args.output, parameters)
+    try:
+        seconds = run_notebook(args.notebook, args.output, parameters)
+    except ParameterError as error:
+        parser.exit(2, f"{error}\n")
     name = args.notebook.resolve().relative_to(ROOT) if args.notebook.resolve().is_relative_to(ROOT) else args.notebook
     print(f"{name}: ran in {seconds:.0f} s")
     return 0

@@ -9,27 +9,22 @@ from saelib.params import (
     check_positive,
     check_probability,
     check_range,
+    per_profile,
     resolve_profile,
 )
 
-PROFILES = {"smoke": {"N": 1, "LR": 0.1}, "default": {"N": 10, "LR": 0.01}}
-
-
 def test_profile_values_and_explicit_override():
-    p = resolve_profile("default", PROFILES, N=None, LR=0.5)
-    assert (p.PROFILE, p.N, p.LR) == ("default", 10, 0.5)
+    namespace = {"SEED": 3, "N": None, "LR": 0.5, "UNRELATED": 1}
+    p = resolve_profile("default", namespace, N=per_profile(1, 10, 100), LR=0.01, GRID=(1, 2))
+    assert vars(p) == {"PROFILE": "default", "SEED": 3, "N": 10, "LR": 0.5, "GRID": (1, 2)}
+    assert resolve_profile("smoke", {}, N=per_profile(1, 10, 100)).N == 1
 
 
-def test_unknown_profile_and_missing_profile_are_named():
+def test_unknown_profile_and_bad_seed_are_named():
     with pytest.raises(ParameterError, match="PROFILE"):
-        resolve_profile("huge", PROFILES)
-    with pytest.raises(ParameterError, match="PROFILE"):
-        resolve_profile("paper", PROFILES)
-
-
-def test_unknown_override_is_named():
-    with pytest.raises(ParameterError, match="^parameter BATCH"):
-        resolve_profile("smoke", PROFILES, BATCH=3)
+        resolve_profile("huge", {})
+    with pytest.raises(ParameterError, match="SEED"):
+        resolve_profile("smoke", {"SEED": -1})
 
 
 @pytest.mark.parametrize("check, args", [

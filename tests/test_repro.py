@@ -1,6 +1,7 @@
 import random
 
 import numpy as np
+import pytest
 import torch
 
 from saelib.repro import environment_fingerprint, pick_device, seed_everything
@@ -25,14 +26,18 @@ def test_seeding_turns_on_deterministic_algorithms():
 
 
 def test_pick_device_prefers_explicit_then_environment(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert pick_device("cpu") == torch.device("cpu")
     monkeypatch.setenv("SAELIB_DEVICE", "cpu")
     assert pick_device() == torch.device("cpu")
-    monkeypatch.delenv("SAELIB_DEVICE")
-    expected = "cuda" if torch.cuda.is_available() else None
-    assert pick_device().type == (expected or pick_device().type)
-    if not torch.cuda.is_available() and not torch.backends.mps.is_available():
-        assert pick_device() == torch.device("cpu")
+
+
+@pytest.mark.parametrize("cuda, mps, expected", [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")])
+def test_pick_device_prefers_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, expected):
+    monkeypatch.delenv("SAELIB_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    assert pick_device() == torch.device(expected)
 
 
 def test_fingerprint_names_versions_and_device():

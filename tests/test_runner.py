@@ -7,6 +7,7 @@ import time
 import nbformat
 import pytest
 
+from saelib.params import ParameterError
 from saelib.runner import output_problems, run_notebook, scrub_notebook
 
 
@@ -73,3 +74,17 @@ def test_terminated_run_leaves_no_temporary_notebook(isolated_dirs):
     assert process.wait(timeout=60) != 0
     assert sorted(p.name for p in isolated_dirs.glob("*.ipynb")) == ["nb.ipynb"]
     assert not list(isolated_dirs.glob(".nb.*"))
+
+
+def test_a_misspelled_parameter_is_rejected_naming_the_closest_before_any_compute(tmp_path):
+    notebook = write_notebook(tmp_path / "nb.ipynb", "SIZES = None\nSEED = 0", "open('ran', 'w').write('yes')")
+    with pytest.raises(ParameterError, match=r"parameter SIZE=3: .*did you mean 'SIZES'"):
+        run_notebook(notebook, tmp_path / "out.ipynb", {"SIZE": 3})
+    assert not (tmp_path / "ran").exists() and not (tmp_path / "out.ipynb").exists()
+
+
+def test_the_command_line_exits_2_with_the_message(tmp_path):
+    notebook = write_notebook(tmp_path / "nb.ipynb", "SIZES = None")
+    result = subprocess.run([sys.executable, "-m", "saelib.runner", str(notebook), "-p", "SIZE", "3"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "did you mean 'SIZES'" in result.stderr
