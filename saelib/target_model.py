@@ -125,6 +125,7 @@ class TargetModel:
     key: str
     history: pd.DataFrame  # step, train_loss, val_loss (nats/token); empty for a pretrained model
     corpus: dict[str, Any]  # source, sha256, size
+    config: TargetModelConfig
 
     def decode(self, tokens: Sequence[int]) -> str:
         """Tokens back to text with the model's tokenizer (bytes for our own model)."""
@@ -257,7 +258,8 @@ def load_or_train_target_model(cfg: TargetModelConfig, device: torch.device | st
         model = load_pretrained_model(cfg, device).eval()
         train, val = split_windows(corpus_tokens(corpus, model), cfg)
         key = config_hash(cfg, corpus.sha256)
-        return TargetModel(model, train, val, key, pd.DataFrame(columns=["step", "train_loss", "val_loss"]), info)
+        return TargetModel(model, train, val, key, pd.DataFrame(columns=["step", "train_loss", "val_loss"]), info,
+                           cfg)
     train, val = split_windows(corpus_tokens(corpus, None), cfg)
     key = config_hash(cfg, corpus.sha256)
     torch.manual_seed(cfg.seed)
@@ -267,7 +269,7 @@ def load_or_train_target_model(cfg: TargetModelConfig, device: torch.device | st
     if history is None:
         history = train_model(model, train, val, cfg)
         save_checkpoint(folder, model, cfg, history, info)
-    return TargetModel(model.eval(), train, val, key, history, info)
+    return TargetModel(model.eval(), train, val, key, history, info, cfg)
 
 
 @torch.no_grad()
