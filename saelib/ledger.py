@@ -310,11 +310,17 @@ class Verdict:
     threshold: str
     reason: str
     measured: dict[str, float]
+    seeds: tuple[tuple[int, str], ...] = ()  # the committed verdicts of this claim by seed
 
     def _repr_markdown_(self) -> str:
         values = ", ".join(f"{k} = {v:.3g}" for k, v in self.measured.items())
         reason = f" — {self.reason}" if self.reason else ""
-        return f"**{self.claim_id}: {self.verdict}**{reason}  \n{self.threshold}  \nmeasured: {values}"
+        across = ""
+        if self.seeds:
+            note = "**flips between seeds**" if flips(self.seeds) else "the same at every seed"
+            across = f"  \ncommitted verdicts by seed ({', '.join(str(s) for s, _ in self.seeds)}): " \
+                     f"{seeds_text(self.seeds)}, {note}"
+        return f"**{self.claim_id}: {self.verdict}**{reason}  \n{self.threshold}  \nmeasured: {values}{across}"
 
     def __repr__(self) -> str:
         return f"{self.claim_id}: {self.verdict}"
@@ -390,7 +396,8 @@ class Ledger:
             "threshold": threshold, "figure": figure,
         }
         self.save()
-        return Verdict(claim_id, verdict, threshold, reason, numbers)
+        seeds = tuple(verdicts_across_seeds().get(claim_id, []))
+        return Verdict(claim_id, verdict, threshold, reason, numbers, seeds)
 
     def _check_claim(self, claim_id: str) -> None:
         """The id must be known and belong to this notebook."""

@@ -11,6 +11,7 @@ from saelib.ledger import (
     REFERENCE,
     TOLERANCES,
     Ledger,
+    Verdict,
     LedgerError,
     Measured,
     above,
@@ -183,3 +184,10 @@ def test_a_changed_verdict_or_missing_claim_fails(tmp_path):
     assert any("C02.2: missing" in p for p in problems)
     assert main(["check", str(tmp_path / "run"), str(tmp_path / "ref")]) == 1
     assert main(["check", str(tmp_path / "ref"), str(tmp_path / "ref")]) == 0
+
+
+def test_a_verdict_shows_its_committed_seeds_and_says_when_they_flip():
+    shown = Verdict("C02.1", "reproduced", "reproduced if x ≥ 1", "", {"x": 2.0},
+                    ((0, "reproduced"), (1, "partly reproduced")))._repr_markdown_()
+    assert "committed verdicts by seed (0, 1): R P, **flips between seeds**" in shown
+    assert "by seed" not in Verdict("C02.1", "reproduced", "t", "", {"x": 2.0})._repr_markdown_()
