@@ -67,6 +67,15 @@ test-notebooks: $(STAMP) ## Re-run the committed notebooks (default profile): nb
 		--nbval-sanitize-with nbval_sanitize.cfg -p no:cacheprovider notebooks/
 	$(PY) -m saelib.ledger check $(TEST_ARTIFACTS)/results/claims
 
+.PHONY: lab html
+
+lab: $(STAMP) ## Open the notebooks in JupyterLab, kernel "Python 3" = this environment (more options: LAB_ARGS="--port 8890")
+	env -u MPLBACKEND -u TQDM_DISABLE JUPYTER_PREFER_ENV_PATH=1 $(PY) -m jupyterlab \
+		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
+html: $(STAMP) ## Render the notebooks (stored outputs) and REPORT.md to static HTML: build/html/index.html
+	$(PY) -m saelib.static_html build/html
+
 lint: $(STAMP) ## ruff over the package, tests and benchmarks
 	$(PY) -m ruff check saelib tests benchmarks
 

@@ -21,6 +21,8 @@ from saelib.atomic import atomic_write_json
 from saelib.params import ParameterError
 from saelib.paths import RESULTS, ROOT
 
+# the kernel draws figures inline, so the stored notebook shows them (a global MPLBACKEND=Agg would drop them)
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 MACHINE_PATH = re.compile(r"(/root/|/work/|/tmp/|/home/|/Users/|[A-Z]:\\\\Users)")
 TIMING_KEYS = ("start_time", "end_time", "duration", "exception", "execution")
 
@@ -87,7 +89,9 @@ def run_notebook(notebook: Path, output: Path | None = None, parameters: dict[st
     fd, tmp_name = tempfile.mkstemp(prefix=f".{output.stem}.", suffix=".ipynb", dir=output.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    backend = os.environ.get("MPLBACKEND")
     try:
+        os.environ["MPLBACKEND"] = INLINE_BACKEND  # inherited by the kernel papermill starts
         started = time.perf_counter()
         papermill.execute_notebook(str(notebook), str(tmp), parameters=parameters, kernel_name="python3",
                                    cwd=str(notebook.parent), progress_bar=False)
@@ -100,6 +104,10 @@ def run_notebook(notebook: Path, output: Path | None = None, parameters: dict[st
         os.replace(tmp, output)
     finally:
         tmp.unlink(missing_ok=True)
+        if backend is None:
+            os.environ.pop("MPLBACKEND", None)
+        else:
+            os.environ["MPLBACKEND"] = backend
     record_runtime(notebook.stem, seconds, parameters)
     return seconds
 
