@@ -7,6 +7,7 @@ work?". A feature is a unit vector f in R^n; its response is y(x) = f_out . GELU
 
 import numpy as np
 import torch
+from scipy.stats import spearmanr
 from torch.nn.functional import gelu
 
 from saelib.params import ParameterError, check_int, check_open_unit
@@ -134,9 +135,9 @@ def mmcs_by_count(features: torch.Tensor, chunk_size: int = 1024) -> torch.Tenso
         rows = torch.arange(start, min(start + chunk_size, n))
         cos = unit[rows] @ unit.T
         cos[torch.arange(len(rows)), rows] = -torch.inf
-        running_max = cos.cummax(dim=1).values
-        included = torch.arange(n)[None, :] >= rows[:, None]  # feature i is in the first N = col + 1
-        totals += torch.where(included & torch.isfinite(running_max), running_max, 0).sum(dim=0)
+        # feature i counts towards MMCS(N = col + 1) once i <= col: keep the upper triangle from column `start`
+        # (the only -inf left in it is feature 0's entry for N = 1, whose MMCS is NaN anyway)
+        totals += cos.cummax(dim=1).values.triu_(start).sum(dim=0)
     mmcs = totals / torch.arange(1, n + 1, dtype=DTYPE)
     mmcs[0] = torch.nan
     return mmcs
@@ -146,3 +147,30 @@ def largest_count_satisfying(counts: np.ndarray, satisfied: np.ndarray, floor: f
     """The largest count whose condition holds (as in the post's original code), or `floor` if none does."""
     counts, satisfied = np.asarray(counts, dtype=float), np.asarray(satisfied, dtype=bool)
     return float(counts[satisfied].max()) if satisfied.any() else float(floor)
+
+
+def max_active_features(n_on: np.ndarray, scores: np.ndarray, threshold: float) -> float:
+    """The largest number of other active features whose mean score still exceeds `threshold` (strictly, as the
+    post's code); when none does, the largest number tried, which is what the post's code reports then (its
+    search starts from the last column and keeps it when no column passes)."""
+    n_on = np.asarray(n_on, dtype=float)
+    return largest_count_satisfying(n_on, np.asarray(scores) > threshold, floor=float(n_on.max()))
+
+
+def first_crossing(scales: np.ndarray, values: np.ndarray, level: float) -> float:
+    """The scale at which `values` (one per scale, scales increasing) first reach `level`, interpolated linearly
+    in log(scale); NaN if they never do or already do at the first scale."""
+    scales, values = np.asarray(scales, dtype=float), np.asarray(values, dtype=float)
+    above = np.flatnonzero(values >= level)
+    if above.size == 0 or above[0] == 0:
+        return float("nan")
+    i = above[0]
+    t = (level - values[i - 1]) / (values[i] - values[i - 1])
+    return float(np.exp(np.log(scales[i - 1]) + t * (np.log(scales[i]) - np.log(scales[i - 1]))))
+
+
+def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's ρ of a and b; 0 when either is constant (no trend at all)."""
+    if np.ptp(np.asarray(a, dtype=float)) == 0 or np.ptp(np.asarray(b, dtype=float)) == 0:
+        return 0.0
+    return float(spearmanr(a, b).statistic)

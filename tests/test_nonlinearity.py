@@ -5,11 +5,14 @@ from torch.nn.functional import gelu
 
 from saelib.nonlinearity import (
     aligned_feature,
+    first_crossing,
     largest_count_satisfying,
+    max_active_features,
     mmcs_by_count,
     nonhomogeneity_grid,
     nonhomogeneity_score,
     random_features,
+    rank_correlation,
     response_curve,
     spread_feature,
 )
@@ -124,3 +127,26 @@ def test_largest_count_satisfying():
     counts = np.array([1, 2, 4, 8])
     assert largest_count_satisfying(counts, [True, False, True, False]) == 4
     assert largest_count_satisfying(counts, [False] * 4, floor=1) == 1
+
+
+def test_max_active_features_follows_the_post_code_convention():
+    n_on = [0, 1, 2, 5, 10]
+    assert max_active_features(n_on, [0.3, 0.2, 0.12, 0.1, 0.05], threshold=0.1) == 2  # 0.1 itself does not pass
+    assert max_active_features(n_on, [0.3, 0.05, 0.2, 0.0, 0.0], threshold=0.1) == 2  # the largest passing count
+    assert max_active_features(n_on, [0.05] * 5, threshold=0.1) == 10  # none passes: the code reports the last
+
+
+def test_first_crossing_interpolates_in_log_scale():
+    scales = np.array([1.0, 10.0, 100.0])
+    assert first_crossing(scales, [0.0, 0.5, 1.0], 0.75) == pytest.approx(10 ** 1.5)
+    assert first_crossing(scales, [0.0, 1.0, 1.0], 0.5) == pytest.approx(10 ** 0.5)
+    assert np.isnan(first_crossing(scales, [0.0, 0.1, 0.2], 0.5))
+    assert np.isnan(first_crossing(scales, [0.9, 1.0, 1.0], 0.5))
+
+
+def test_rank_correlation_matches_scipy_and_is_zero_without_variation():
+    from scipy.stats import spearmanr
+
+    a, b = [1, 2, 3, 4, 5], [5, 3, 4, 1, 2]
+    assert rank_correlation(a, b) == pytest.approx(spearmanr(a, b).statistic)
+    assert rank_correlation(a, [7] * 5) == 0.0
