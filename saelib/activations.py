@@ -2,7 +2,8 @@
 .npy shards with a manifest (config hash, row count, dtype, per-shard checksums). A cache that is incomplete,
 corrupt or made for another config is detected and rebuilt, never silently used.
 
-Row i of the cache is token i of the split's windows read in order: window i // n_ctx, position i % n_ctx.
+Row i of the cache is token i of the split's windows read in order: window i // n_ctx, position i % n_ctx (with
+`spread=True`, of the windows `spread_windows` picks evenly over the whole split, in order).
 """
 
 import hashlib
@@ -139,21 +140,28 @@ def write_cache(tm: TargetModel, hook_name: str, windows: np.ndarray, folder: Pa
         })
 
 
+def spread_windows(n_windows: int, n_available: int) -> np.ndarray:
+    """`n_windows` distinct window indices, in order, evenly spaced over `n_available` windows."""
+    return np.floor(np.linspace(0, n_available - 1, n_windows)).astype(int)
+
+
 def cached_activations(tm: TargetModel, hook_name: str, n_tokens: int, split: str = "train",
-                       shard_rows: int = 1 << 20) -> ActivationCache:
-    """Activations of `tm` at `hook_name` for the first n_tokens tokens (whole windows) of a split, cached."""
+                       shard_rows: int = 1 << 20, spread: bool = False) -> ActivationCache:
+    """Activations of `tm` at `hook_name` for n_tokens tokens (whole windows) of a split, cached: its first windows,
+    or with `spread` windows evenly spaced over the whole split (a sample of all of it, not of its first files)."""
     windows = {"train": tm.train_tokens, "val": tm.val_tokens}.get(split)
     if windows is None:
         raise ValueError(f"split={split!r} must be 'train' or 'val'")
     n_windows = -(-n_tokens // windows.shape[1])
     if n_tokens <= 0 or n_windows > len(windows):
         raise ValueError(f"n_tokens={n_tokens} must be between 1 and the split's {windows.size} tokens")
-    key = cache_key(tm.key, hook_name, n_windows * windows.shape[1], split)
+    key = cache_key(tm.key, hook_name, n_windows * windows.shape[1], f"{split}-spread" if spread else split)
+    chosen = windows[spread_windows(n_windows, len(windows))] if spread else windows[:n_windows]
     folder = DATA / "activations" / key
     try:
         return open_cache(folder, key)
     except CacheError:
-        write_cache(tm, hook_name, windows[:n_windows], folder, key, shard_rows)
+        write_cache(tm, hook_name, chosen, folder, key, shard_rows)
         return open_cache(folder, key)
 
 

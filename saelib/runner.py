@@ -86,6 +86,7 @@ def run_notebook(notebook: Path, output: Path | None = None, parameters: dict[st
     output = Path(output).resolve() if output else notebook
     parameters = dict(parameters or {})
     check_parameter_names(notebook, parameters)
+    output.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{output.stem}.", suffix=".ipynb", dir=output.parent)
     os.close(fd)
     tmp = Path(tmp_name)

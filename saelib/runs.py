@@ -34,13 +34,16 @@ from saelib.metrics.evaluation import SAEEvaluation, evaluate_sae
 from saelib.params import ParameterError, check_choice, check_int, check_positive
 from saelib.paths import DATA
 from saelib.repro import pick_device, seed_everything
+from saelib.saes.reference_l1 import geometric_median
 from saelib.target_model import TargetModel, target_for
 from saelib.training.sae_lens_trainer import train_sae
 
 TRAINERS = ("fast", "sae_lens")
 INPUT_SCALES = ("none", "unit_rms")
+TRAIN_WINDOWS = ("first", "spread")
 COMPLETE = "COMPLETE"
 IN_MEMORY_LIMIT_BYTES = 4 * 2**30  # training activations up to this size are held in memory, not memory-mapped
+GEOMETRIC_MEDIAN_ROWS = 65536  # evenly spaced training rows whose geometric median starts b_dec where asked
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,9 @@ class ActivationSpec:
     # "unit_rms": every input multiplied by one constant so that the mean ‖x‖ over training tokens is √d
     # (sae-lens's `expected_average_only_in` convention); "none": raw activations
     input_scale: str = "none"
+    # "first": the train split's first windows (its first files); "spread": windows evenly spaced over the whole
+    # split, so that training tokens come from the distribution the held-out windows are drawn from
+    train_windows: str = "first"
 
     def __post_init__(self):
         hook_layer(self.hook)
@@ -65,6 +71,7 @@ class ActivationSpec:
         check_int("n_eval_tokens", self.n_eval_tokens, minimum=1)
         check_int("target_seed", self.target_seed, minimum=0)
         check_choice("input_scale", self.input_scale, INPUT_SCALES)
+        check_choice("train_windows", self.train_windows, TRAIN_WINDOWS)
 
 
 @dataclass(frozen=True)
@@ -154,7 +161,7 @@ def input_scale_factor(train: np.ndarray | torch.Tensor, mode: str, n_rows: int 
 
 def training_activations(tm: TargetModel, data: ActivationSpec) -> np.ndarray | Any:
     """The training activations: in memory when they fit under IN_MEMORY_LIMIT_BYTES, else memory-mapped."""
-    cache = cached_activations(tm, data.hook, data.n_train_tokens, "train")
+    cache = cached_activations(tm, data.hook, data.n_train_tokens, "train", spread=data.train_windows == "spread")
     return np.asarray(cache) if 4 * cache.shape[0] * cache.shape[1] <= IN_MEMORY_LIMIT_BYTES else cache
 
 
@@ -168,6 +175,23 @@ def new_sae(spec: SAERunSpec, device: torch.device) -> TrainingSAE:
     seed_everything(spec.seed)
     sae_class = get_sae_training_class(spec.sae.architecture())[0]
     return sae_class(spec.sae).to(device)
+
+
+def initial_b_dec(train: Any, scale: float, n_rows: int = GEOMETRIC_MEDIAN_ROWS) -> torch.Tensor:
+    """The geometric median of up to `n_rows` evenly spaced training rows, scaled like the inputs."""
+    rows = np.linspace(0, len(train) - 1, min(len(train), n_rows)).astype(int)
+    return geometric_median(torch.as_tensor(np.asarray(train[rows], dtype=np.float32) * scale))
+
+
+def set_data_dependent_init(saes: Sequence[TrainingSAE], train: Any, scale: float) -> None:
+    """b_dec at the scaled training activations' geometric median for every SAE whose config has
+    `b_dec_init="geometric_median"` (post 001's L1 reference); the others are left as drawn."""
+    asked = [sae for sae in saes if getattr(sae.cfg, "b_dec_init", "zeros") == "geometric_median"]
+    if asked:
+        median = initial_b_dec(train, scale)
+        for sae in asked:
+            with torch.no_grad():
+                sae.b_dec.copy_(median.to(sae.b_dec.device, sae.b_dec.dtype))
 
 
 def scaled_batches(train: Any, scale: float, trainer: TrainerSpec, seed: int, device: torch.device):
@@ -225,6 +249,7 @@ def train_group(specs: Sequence[SAERunSpec], tm: TargetModel, device: torch.devi
     scale = input_scale_factor(train, data.input_scale)
     held_out = eval_activations(tm, data, scale)
     saes = [new_sae(spec, device) for spec in specs]
+    set_data_dependent_init(saes, train, scale)
     if trainer.trainer == "sae_lens":
         histories = [train_with_sae_lens(sae, scaled_batches(train, scale, trainer, spec.seed, device), trainer,
                                          device) for sae, spec in zip(saes, specs, strict=True)]

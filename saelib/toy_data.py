@@ -10,6 +10,8 @@
   with exactly the probability asked for (sae-lens fires children independently and keeps one at random).
 - `parent_children_generator`: a parent with mutually exclusive children built from sae-lens's
   `ActivationGenerator` and hierarchy modifier with those corrected probabilities.
+- `run_streams`: independent per-run streams of any of these, mapped into activation space, in the
+  [runs, batch, d] layout of `saelib.training.stacked`.
 """
 
 from collections.abc import Callable, Sequence
@@ -122,8 +124,8 @@ def parent_children_generator(parent_p: float, child_conditional_p: Sequence[flo
                               parent_magnitude: float = 1.0, child_magnitudes: Sequence[float] | None = None,
                               ) -> ActivationGenerator:
     """sae-lens ActivationGenerator over [parent, child_1, ..., child_k]: the parent fires with parent_p; given
-    the parent, exactly one child i fires with child_conditional_p[i] (none with the rest); children never
-    fire without the parent. Magnitudes are constant."""
+    the parent, exactly one child i fires with child_conditional_p[i] (none with the rest; a single child fires
+    with its probability); children never fire without the parent. Magnitudes are constant."""
     check_probability("parent_p", parent_p)
     check_positive("parent_magnitude", parent_magnitude)
     k = len(child_conditional_p)
@@ -132,11 +134,36 @@ def parent_children_generator(parent_p: float, child_conditional_p: Sequence[flo
         raise ParameterError("child_magnitudes", f"need one magnitude per child ({k})", child_magnitudes)
     for i, m in enumerate(child_magnitudes):
         check_positive(f"child_magnitudes[{i}]", m)
-    q = mutually_exclusive_firing_probabilities(child_conditional_p)
-    tree = HierarchyNode(0, children=[HierarchyNode(i + 1) for i in range(k)], mutually_exclusive_children=True)
+    if k == 1:  # a single child: it fires with its conditional probability whenever the parent does
+        check_probability("child_conditional_p[0]", child_conditional_p[0])
+        q = [float(child_conditional_p[0])]
+    else:
+        q = mutually_exclusive_firing_probabilities(child_conditional_p)
+    tree = HierarchyNode(0, children=[HierarchyNode(i + 1) for i in range(k)], mutually_exclusive_children=k > 1)
     return ActivationGenerator(
         num_features=k + 1,
         firing_probabilities=torch.tensor([parent_p, *q]),
         mean_firing_magnitudes=torch.tensor([parent_magnitude, *child_magnitudes]),
         modify_activations=hierarchy_modifier(tree),
     )
+
+
+def run_streams(sample_codes: Callable[[int], torch.Tensor], n_runs: int, directions: torch.Tensor,
+                pool_size: int | None = None, generator: torch.Generator | None = None,
+                ) -> Callable[[int], torch.Tensor]:
+    """sample(batch) -> activations [n_runs, batch, d]: for each run its own draws of feature activations
+    (`sample_codes(n)` -> [n, n_features]) times the true-feature directions [n_features, d]. With `pool_size`,
+    `sample_codes` is called once for a pool of that many rows and each run draws its batches from the pool with
+    replacement (`generator`): much faster for sae-lens's generators, and for toys with a handful of distinct
+    firing patterns a large pool differs from fresh draws only by its sampling noise in the patterns' rates."""
+    check_positive("n_runs", n_runs)
+    if pool_size is not None:
+        check_positive("pool_size", pool_size)
+        pool = sample_codes(pool_size) @ directions  # [pool_size, d]: mapped once
+
+    def sample(batch_size: int) -> torch.Tensor:
+        if pool_size is not None:
+            return pool[torch.randint(pool_size, (n_runs, batch_size), generator=generator)]
+        return sample_codes(n_runs * batch_size).view(n_runs, batch_size, -1) @ directions
+
+    return sample

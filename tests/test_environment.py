@@ -1,8 +1,8 @@
 """The pins live in pyproject.toml; environment.yml must install exactly that package and nothing pinned apart."""
 
 import re
-
 import tomllib
+
 import yaml
 
 from saelib.paths import ROOT

@@ -11,9 +11,9 @@ from saelib.ledger import (
     REFERENCE,
     TOLERANCES,
     Ledger,
-    Verdict,
     LedgerError,
     Measured,
+    Verdict,
     above,
     all_of,
     any_of,
@@ -121,7 +121,8 @@ def write_ledger(folder, notebook, rows):
 def test_verdicts_across_seeds_reads_reference_and_seed_runs(tmp_path):
     row = {"id": "C02.1", "verdict": "reproduced"}
     write_ledger(tmp_path / "claims", "02_sqrt_n_nonlinearity", [row])
-    write_ledger(tmp_path / "seeds" / "seed-1" / "claims", "02_sqrt_n_nonlinearity", [{**row, "verdict": "not reproduced"}])
+    flipped = {**row, "verdict": "not reproduced"}
+    write_ledger(tmp_path / "seeds" / "seed-1" / "claims", "02_sqrt_n_nonlinearity", [flipped])
     table = verdicts_across_seeds(tmp_path / "claims", tmp_path / "seeds")
     assert table == {"C02.1": [(0, "reproduced"), (1, "not reproduced")]}
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from saelib.metrics.composites import decompose, decompose_all
+from saelib.metrics.composites import decompose, decompose_all, refinements, signature
 from saelib.params import ParameterError
 
 
@@ -51,3 +51,21 @@ def test_decompose_all_and_parameter_checks(features):
         decompose(features[0], features, max_residual=1.5)
     with pytest.raises(ParameterError, match="min_share"):
         decompose(features[0], features, min_share=0.0)
+
+
+def test_signature_lists_live_latents_only_sorted(features):
+    directions = torch.stack([features[1], features[0] + features[1], features[0], features[3]])
+    live = torch.tensor([True, True, True, False])
+    assert signature(directions, features, live) == (("atom", (0,)), ("atom", (1,)), ("composite", (0, 1)))
+
+
+def test_refinements_find_more_specific_splits_of_a_narrow_latent():
+    # narrow latent 0 fires on samples 0-5; wide latents: 0 on 0-2 and 1 on 3-5 (a split), 2 on 0-5 (the same
+    # set, not more specific), 3 on 4-7 (half outside), 4 never
+    narrow = torch.zeros(8, 1, dtype=torch.bool)
+    narrow[:6, 0] = True
+    wide = torch.zeros(8, 5, dtype=torch.bool)
+    wide[0:3, 0], wide[3:6, 1], wide[0:6, 2], wide[4:8, 3] = True, True, True, True
+    assert refinements(wide, narrow).tolist() == [True, True, False, False, False]
+    assert refinements(wide, narrow, max_ratio=0.99).tolist() == [True, True, False, False, False]
+    assert refinements(wide, narrow, containment=0.5).tolist() == [True, True, False, True, False]

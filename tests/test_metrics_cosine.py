@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from saelib.metrics.cosine import best_match, cosine_matrix, kth_neighbour_cosines, random_directions_like
+from saelib.metrics.cosine import (
+    best_match,
+    cosine_matrix,
+    covariance_directions,
+    kth_neighbour_cosines,
+    random_directions_like,
+)
 from saelib.params import ParameterError
 
 
@@ -44,3 +50,14 @@ def test_random_baseline_shape_unit_norm_and_known_spread():
     # cosines of independent isotropic directions in d dims have variance 1/d
     cos = (R[:1000] * R[1000:]).sum(1).numpy()
     assert np.var(cos) == pytest.approx(1 / 64, rel=0.15)
+
+
+def test_covariance_directions_follow_the_data_shape():
+    generator = torch.Generator().manual_seed(0)
+    # data spread 10x more along the first axis than the others: the directions crowd around it
+    data = torch.randn(20000, 4, generator=generator) * torch.tensor([10.0, 1.0, 1.0, 1.0]) + 5.0
+    directions = covariance_directions(data, 2000, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(directions.norm(dim=-1), torch.ones(2000))
+    assert directions[:, 0].abs().median() > 0.9
+    isotropic = covariance_directions(torch.randn(20000, 4, generator=generator), 2000, generator)
+    assert 0.3 < isotropic[:, 0].abs().median() < 0.5  # ~0.42 for a uniform direction in 4-d

@@ -8,12 +8,18 @@ import torch
 from scipy import integrate, stats
 
 from saelib.metrics.mcs import (
+    HIGH_MCS,
+    LOW_MCS_CAUSES,
     check_dictionary,
     emd_matrix,
     fixed_bandwidth_kde,
     kde_modes,
+    ks_critical,
+    low_mcs_causes,
     max_cosine_similarity,
     mcs_emd,
+    mean_emd_to,
+    n_matched_null,
     one_to_one_cosine,
     random_cosine_cdf,
     random_cosine_logpdf,
@@ -127,14 +133,85 @@ def test_emd_matches_sorted_difference_for_equal_sizes():
         mcs_emd([], u)
 
 
-def test_fixed_bandwidth_kde_matches_scipy_and_finds_two_modes():
+def brute_force_kde(samples: np.ndarray, grid: np.ndarray, bandwidth: float) -> np.ndarray:
+    """A fixed-bandwidth Gaussian KDE written out: the mean of N(grid; sample, bandwidth^2) over the samples."""
+    z = (grid[:, None] - samples[None, :]) / bandwidth
+    return np.exp(-0.5 * z**2).mean(axis=1) / (bandwidth * np.sqrt(2 * np.pi))
+
+
+def test_fixed_bandwidth_kde_is_scipy_with_the_bandwidth_fixed_in_data_units():
+    rng = np.random.default_rng(3)
+    grid = np.linspace(-1, 1, 401)
+    for scale in (0.01, 0.3):  # the bandwidth must not follow the samples' spread
+        samples = rng.normal(0.2, scale, 500)
+        np.testing.assert_allclose(fixed_bandwidth_kde(samples, grid, 0.04), brute_force_kde(samples, grid, 0.04),
+                                   rtol=1e-6, atol=1e-9)
+    with pytest.raises(ValueError, match="not all equal"):
+        fixed_bandwidth_kde(np.ones(5), grid, 0.04)
+
+
+def test_kde_modes_finds_the_two_modes_and_drops_small_peaks():
     rng = np.random.default_rng(3)
     samples = np.concatenate([rng.normal(0.3, 0.05, 700), rng.normal(0.95, 0.03, 300)])
-    grid = np.linspace(-1, 1, 401)
-    scipy_kde = stats.gaussian_kde(samples, bw_method=0.04 / samples.std(ddof=1))
-    ours = fixed_bandwidth_kde(samples, grid, 0.04)
-    np.testing.assert_allclose(ours, scipy_kde(grid), rtol=1e-6, atol=1e-9)
     modes = kde_modes(samples, bandwidth=0.04, min_relative_height=0.05)
     assert len(modes) == 2
     np.testing.assert_allclose(modes, [0.3, 0.95], atol=0.03)
     assert len(kde_modes(samples[:700], bandwidth=0.04, min_relative_height=0.05)) == 1
+    assert len(kde_modes(np.concatenate([samples[:700], samples[-5:]]), 0.04, min_relative_height=0.5)) == 1
+
+
+def law_samples(n: int, d: int, m: int, seed: int, cutoff: float = 1.0) -> np.ndarray:
+    """n draws from the footnote law conditioned on MCS < cutoff, by inverting its CDF on a fine grid."""
+    grid = np.linspace(-0.2, cutoff, 20001)
+    cdf = random_mcs_cdf(grid, d, m) / random_mcs_cdf(cutoff, d, m)
+    return np.interp(np.random.default_rng(seed).uniform(size=n), cdf, grid)
+
+
+def test_truncated_ks_accepts_the_conditioned_law_and_rejects_another_m():
+    d, m = 128, 8192
+    below = law_samples(3000, d, m, seed=0, cutoff=0.33)  # cuts the law at about its median
+    assert random_mcs_ks(below, d, m, cutoff=0.33) < ks_critical(3000, 0.01)
+    assert random_mcs_ks(below, d, m) > ks_critical(3000, 0.01)  # the untruncated law does not fit
+    assert random_mcs_ks(np.concatenate([below, [0.9, 0.95]]), d, m, cutoff=0.33) == pytest.approx(
+        random_mcs_ks(below, d, m, cutoff=0.33))  # values above the cutoff are left out
+    assert random_mcs_ks(below, d, 4 * m, cutoff=0.33) > ks_critical(3000, 0.01)
+
+
+def test_ks_critical_is_the_exceedance_level_of_uniform_samples():
+    rng = np.random.default_rng(4)
+    n, alpha = 40, 0.05
+    statistics = np.array([stats.kstest(rng.uniform(size=n), "uniform").statistic for _ in range(4000)])
+    assert (statistics > ks_critical(n, alpha)).mean() == pytest.approx(alpha, abs=0.012)
+    assert ks_critical(1000, 0.01) == pytest.approx(1.63 / np.sqrt(1000), rel=0.02)  # the asymptotic value
+
+
+def test_n_matched_null_covers_a_random_sample_of_that_size_and_shrinks_with_n():
+    d, m = 128, 8192
+    baselines = [law_samples(1024, d, m, seed=s) for s in range(4)]
+    null_small = n_matched_null(30, baselines, n_draws=400, seed=0)
+    null_large = n_matched_null(600, baselines, n_draws=400, seed=0)
+    assert np.median(null_small) > 2 * np.median(null_large)  # EMD noise falls roughly as 1/sqrt(n)
+    np.testing.assert_array_equal(null_small, n_matched_null(30, baselines, n_draws=400, seed=0))
+    fresh = [mean_emd_to(law_samples(30, d, m, seed=100 + k), baselines) for k in range(200)]
+    # a truly random sample of 30 lands inside the null: same median within sampling error
+    assert np.median(fresh) == pytest.approx(np.median(null_small), rel=0.25)
+    with pytest.raises(ValueError, match="cannot draw"):
+        n_matched_null(2000, baselines, n_draws=1, seed=0)
+
+
+def test_mean_emd_to_is_the_mean_of_the_pairwise_emds():
+    rng = np.random.default_rng(5)
+    sample, baselines = rng.uniform(size=50), [rng.uniform(size=80), rng.normal(size=60)]
+    assert mean_emd_to(sample, baselines) == pytest.approx(np.mean([mcs_emd(sample, b) for b in baselines]))
+
+
+def test_low_mcs_causes_takes_the_first_cause_that_applies():
+    mcs = np.array([0.9, 0.3, 0.3, 0.3, 0.3, 0.3])
+    firing = np.array([0.0, 0.0, 0.1, 0.1, 0.1, 0.1])  # a dead high-MCS feature stays "high MCS"
+    cosine = np.array([1.0, 1.0, 0.95, 0.2, 0.2, 0.2])
+    other = np.array([0.1, 0.9, 0.9, 0.2, 0.7, 0.5])
+    labels = low_mcs_causes(mcs, firing, cosine, other, cutoff=0.5, moved_cosine=0.9)
+    assert list(labels) == [HIGH_MCS, LOW_MCS_CAUSES[0], LOW_MCS_CAUSES[1], LOW_MCS_CAUSES[2], LOW_MCS_CAUSES[3],
+                            LOW_MCS_CAUSES[3]]
+    with pytest.raises(ValueError, match="one value per feature"):
+        low_mcs_causes(mcs, firing[:2], cosine, other, cutoff=0.5, moved_cosine=0.9)

@@ -13,6 +13,7 @@ from saelib.params import (
     resolve_profile,
 )
 
+
 def test_profile_values_and_explicit_override():
     namespace = {"SEED": 3, "N": None, "LR": 0.5, "UNRELATED": 1}
     p = resolve_profile("default", namespace, N=per_profile(1, 10, 100), LR=0.01, GRID=(1, 2))

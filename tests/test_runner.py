@@ -38,8 +38,8 @@ def test_output_problems_finds_paths_and_errors():
 
 def test_run_writes_output_with_parameters_and_records_runtime(isolated_dirs):
     source = write_notebook(isolated_dirs / "nb.ipynb", "X = 1", "print(X * 2)")
-    seconds = run_notebook(source, isolated_dirs / "out.ipynb", {"X": 21})
-    out = json.loads((isolated_dirs / "out.ipynb").read_text())
+    seconds = run_notebook(source, isolated_dirs / "new folder" / "out.ipynb", {"X": 21})
+    out = json.loads((isolated_dirs / "new folder" / "out.ipynb").read_text())
     assert "".join(out["cells"][-1]["outputs"][0]["text"]) == "42\n"
     runtimes = json.loads((isolated_dirs / "results" / "runtimes.json").read_text())
     assert runtimes["nb"]["seconds"] == round(seconds, 1) and runtimes["nb"]["parameters"] == {"X": 21}

@@ -12,6 +12,7 @@ from saelib.params import ParameterError
 from saelib.saes.orthogonal import (
     OrthogonalTrainingSAE,
     OrthogonalTrainingSAEConfig,
+    active_pairs,
     decoder_cosine_penalty,
     pair_cosines,
 )
@@ -97,3 +98,16 @@ def test_registered_trains_and_round_trips(tmp_path):
     loaded = round_trip(trained.sae, tmp_path / "sae")
     assert isinstance(loaded, OrthogonalTrainingSAE) and loaded.cfg.ortho_penalty == "log_barrier"
     torch.testing.assert_close(loaded.W_dec, trained.sae.W_dec)
+
+
+def test_active_pairs_keep_pairs_of_two_firing_latents_and_the_penalty_sums_only_those():
+    fired = torch.tensor([True, False, True, True])
+    # pairs in pair_cosines' order: (0,1) (0,2) (0,3) (1,2) (1,3) (2,3)
+    assert active_pairs(fired).tolist() == [False, True, True, False, False, True]
+    torch.manual_seed(1)
+    W = torch.randn(4, 3)
+    kept = [(i, j) for i, j in itertools.combinations(range(4), 2) if fired[i] and fired[j]]
+    expected = sum(abs(torch.dot(W[i], W[j]) / (W[i].norm() * W[j].norm())) for i, j in kept)
+    torch.testing.assert_close(decoder_cosine_penalty(W, "abs", active_pairs(fired)), expected)
+    with pytest.raises(ParameterError, match="ortho_scope"):
+        OrthogonalTrainingSAEConfig(d_in=2, d_sae=2, ortho_scope="nearest")

@@ -18,6 +18,7 @@ from saelib.saes import VARIANTS
 from saelib.saes.l0_approx import L0ApproxTrainingSAEConfig
 from saelib.saes.matryoshka_fixed import MatryoshkaFixedTrainingSAEConfig
 from saelib.saes.orthogonal import OrthogonalTrainingSAEConfig
+from saelib.saes.reference_l1 import ReferenceL1TrainingSAEConfig
 from saelib.saes.tied import TiedTrainingSAEConfig
 from saelib.saes.unit_norm import UnitNormTrainingSAEConfig
 
@@ -27,6 +28,7 @@ CONFIGS = {
     "matryoshka_fixed": MatryoshkaFixedTrainingSAEConfig(d_in=6, d_sae=5, matryoshka_widths=[1, 5]),
     "unit_norm": UnitNormTrainingSAEConfig(d_in=6, d_sae=5),
     "l0_approx": L0ApproxTrainingSAEConfig(d_in=6, d_sae=5, frequency_coefficient=1e-3),
+    "reference_l1": ReferenceL1TrainingSAEConfig(d_in=6, d_sae=5),
 }
 LOAD_BOTH_WAYS = """
 import sys, torch, saelib

@@ -14,6 +14,7 @@ from saelib.toy_data import (
     orthonormal_feature_dictionary,
     parent_children_generator,
     riggs_activations,
+    run_streams,
 )
 
 
@@ -107,3 +108,29 @@ def test_parent_children_generator_rejects_bad_magnitudes():
         parent_children_generator(0.3, [0.4, 0.4], child_magnitudes=[1.0])
     with pytest.raises(ParameterError, match="parent_p"):
         parent_children_generator(1.3, [0.4, 0.4])
+
+
+def test_run_streams_are_independent_per_run_and_mapped_through_the_directions():
+    directions = torch.tensor([[1.0, 0.0, 0.0], [0.0, 2.0, 0.0]])
+    generator = torch.Generator().manual_seed(0)
+    sample = run_streams(lambda n: (torch.rand(n, 2, generator=generator) < 0.5).float(), 3, directions)
+    x = sample(1000)
+    assert x.shape == (3, 1000, 3) and not x[..., 2].any()
+    assert set(x[..., 1].unique().tolist()) == {0.0, 2.0}
+    assert not torch.equal(x[0], x[1])  # each run its own draws
+    assert abs(float((x[..., 0] > 0).float().mean()) - 0.5) < 0.03
+    calls = []
+    pooled = run_streams(lambda n: calls.append(n) or torch.arange(float(n)).unsqueeze(1), 2, torch.ones(1, 2),
+                         pool_size=10, generator=torch.Generator().manual_seed(0))
+    y = pooled(500)
+    assert calls == [10] and y.shape == (2, 500, 2)  # the pool is drawn once
+    assert set(y[..., 0].unique().tolist()) == set(range(10)) and not torch.equal(y[0], y[1])
+
+
+def test_parent_with_a_single_child_fires_it_with_its_conditional_rate():
+    torch.manual_seed(0)
+    acts = parent_children_generator(0.3, [0.5], parent_magnitude=2.0, child_magnitudes=[10.0]).sample(200_000)
+    parent, child = acts[:, 0] > 0, acts[:, 1] > 0
+    assert not (child & ~parent).any()
+    assert abs(float(child.float().mean()) - 0.15) < 0.005  # 0.3 x 0.5, the comment's "child p = 0.15"
+    assert set(acts[:, 0].unique().tolist()) == {0.0, 2.0} and set(acts[:, 1].unique().tolist()) == {0.0, 10.0}

@@ -1,4 +1,6 @@
 """The composite detector: is a learned direction one true feature, a non-negative mix of several, or neither?
+Also what a whole SAE learned (`signature`) and whether a wider SAE's latents split a narrower one's
+(`refinements`).
 
 A direction d is fitted by non-negative least squares as d ≈ sum_j w_j F_j (w >= 0, F the true feature
 directions). With d normalised, the residual r = ||d - F^T w|| is the sine of the angle between d and the cone
@@ -53,3 +55,29 @@ def decompose_all(directions: torch.Tensor, true_features: torch.Tensor, max_res
                   min_share: float = 0.15) -> list[Decomposition]:
     """`decompose` for every row of `directions` [n_learned, d]."""
     return [decompose(row, true_features, max_residual, min_share) for row in directions]
+
+
+Signature = tuple[tuple[str, tuple[int, ...]], ...]
+
+
+def signature(directions: torch.Tensor, true_features: torch.Tensor, live: torch.Tensor | np.ndarray,
+              max_residual: float = 0.3, min_share: float = 0.15) -> Signature:
+    """What an SAE learned, order-free: the sorted (kind, sorted atoms) of each live row of `directions`."""
+    parts = decompose_all(directions, true_features, max_residual, min_share)
+    return tuple(sorted((p.kind, tuple(sorted(p.atoms))) for p, alive in zip(parts, live, strict=True) if alive))
+
+
+def refinements(wide_fires: torch.Tensor, narrow_fires: torch.Tensor, containment: float = 0.9,
+                max_ratio: float = 0.8) -> torch.Tensor:
+    """For each latent of a wider SAE (firing pattern wide_fires [samples, k_wide], bool), whether it refines a
+    latent of a narrower SAE (narrow_fires [samples, k_narrow]) on the same samples: at least `containment` of
+    its firing samples are that latent's, and it fires on at most `max_ratio` as many samples (a more specific
+    split of it, as Till's 'the in topology' refines 'the in mathematical prose'). Silent latents refine nothing."""
+    check_open_unit("containment", containment)
+    check_open_unit("max_ratio", max_ratio)
+    wide, narrow = wide_fires.double(), narrow_fires.double()
+    overlap = wide.T @ narrow  # [k_wide, k_narrow]: samples on which both fire
+    wide_count, narrow_count = wide.sum(0).unsqueeze(1), narrow.sum(0).unsqueeze(0)
+    inside = overlap >= containment * wide_count
+    smaller = wide_count <= max_ratio * narrow_count
+    return (inside & smaller).any(1) & (wide_count.squeeze(1) > 0)

@@ -129,12 +129,23 @@ def check_law_parameters(d: int, n_reference: int) -> None:
         raise ValueError(f"the random-MCS law needs d >= 2 and n_reference >= 1, got d={d}, M={n_reference}")
 
 
-def random_mcs_ks(samples: ArrayLike, d: int, n_reference: int) -> float:
-    """Kolmogorov–Smirnov statistic between MCS samples and the footnote law (sup |ECDF − law CDF|)."""
+def random_mcs_ks(samples: ArrayLike, d: int, n_reference: int, cutoff: float | None = None) -> float:
+    """Kolmogorov–Smirnov statistic between MCS samples and the footnote law (sup |ECDF − law CDF|); with a
+    `cutoff`, the samples below it against the law conditioned on MCS < cutoff."""
     samples = np.asarray(samples, dtype=np.float64)
+    if cutoff is not None:
+        samples = samples[samples < cutoff]
     if samples.size == 0:
         raise ValueError("no MCS samples to compare with the law")
-    return float(stats.kstest(samples, lambda x: random_mcs_cdf(x, d, n_reference)).statistic)
+    norm = 1.0 if cutoff is None else float(random_mcs_cdf(cutoff, d, n_reference))
+    return float(stats.kstest(samples, lambda x: np.minimum(random_mcs_cdf(x, d, n_reference) / norm, 1)).statistic)
+
+
+def ks_critical(n: int, alpha: float) -> float:
+    """The one-sample KS statistic that n samples from the hypothesised law exceed with probability alpha."""
+    if n < 1 or not 0 < alpha < 1:
+        raise ValueError(f"ks_critical needs n >= 1 and 0 < alpha < 1, got n={n}, alpha={alpha}")
+    return float(stats.kstwo.isf(alpha, n))
 
 
 def mcs_emd(u: ArrayLike, v: ArrayLike) -> float:
@@ -156,11 +167,15 @@ def emd_matrix(samples: dict[str, ArrayLike]) -> NDArray[np.float64]:
 
 
 def fixed_bandwidth_kde(samples: ArrayLike, grid: ArrayLike, bandwidth: float) -> NDArray[np.float64]:
-    """Gaussian kernel density of `samples` on `grid` with a fixed bandwidth (not scaled by the data)."""
+    """Gaussian kernel density of `samples` on `grid` with a fixed bandwidth in the samples' units (scipy's
+    `gaussian_kde`, whose bandwidth is a factor times the samples' standard deviation, given that factor)."""
     samples, grid = np.asarray(samples, dtype=np.float64), np.asarray(grid, dtype=np.float64)
-    if samples.size == 0 or bandwidth <= 0:
-        raise ValueError(f"a KDE needs samples and a positive bandwidth, got {samples.size} and {bandwidth}")
-    return stats.norm.pdf((grid[:, None] - samples[None, :]) / bandwidth).mean(axis=1) / bandwidth
+    if samples.size < 2 or bandwidth <= 0:
+        raise ValueError(f"a KDE needs >= 2 samples and a positive bandwidth, got {samples.size} and {bandwidth}")
+    spread = samples.std(ddof=1)
+    if spread == 0:
+        raise ValueError("a KDE needs samples that are not all equal")
+    return stats.gaussian_kde(samples, bw_method=bandwidth / spread)(grid)
 
 
 def kde_modes(samples: ArrayLike, bandwidth: float, min_relative_height: float,
@@ -172,3 +187,46 @@ def kde_modes(samples: ArrayLike, bandwidth: float, min_relative_height: float,
     padded = np.concatenate([[-np.inf], density, [-np.inf]])
     is_peak = (padded[1:-1] > padded[:-2]) & (padded[1:-1] >= padded[2:])
     return grid[is_peak & (density >= min_relative_height * density.max())]
+
+
+def n_matched_null(n: int, baselines: list[ArrayLike], n_draws: int, seed: int) -> NDArray[np.float64]:
+    """EMDs a random sample of size n would have to a random baseline: each draw takes n values (without
+    replacement) of one baseline and measures their EMD to the whole of another, both picked at random."""
+    if len(baselines) < 2 or n < 1 or n_draws < 1:
+        raise ValueError(f"the null needs >= 2 baselines, n >= 1 and n_draws >= 1; got {len(baselines)} "
+                         f"baselines, n={n}, n_draws={n_draws}")
+    pools = [np.asarray(b, dtype=np.float64) for b in baselines]
+    if n > min(len(p) for p in pools):
+        raise ValueError(f"cannot draw {n} values from a baseline of {min(len(p) for p in pools)}")
+    rng = np.random.default_rng(seed)
+    draws = np.empty(n_draws)
+    for k in range(n_draws):
+        source, target = rng.choice(len(pools), size=2, replace=False)
+        draws[k] = mcs_emd(rng.choice(pools[source], size=n, replace=False), pools[target])
+    return draws
+
+
+def mean_emd_to(sample: ArrayLike, baselines: list[ArrayLike]) -> float:
+    """Mean EMD between one sample and each baseline."""
+    return float(np.mean([mcs_emd(sample, baseline) for baseline in baselines]))
+
+
+HIGH_MCS = "high MCS"
+LOW_MCS_CAUSES = ("dead", "live, still random", "live, learned, not found by another seed",
+                  "live, learned, found by another seed")
+
+
+def low_mcs_causes(mcs: ArrayLike, firing_rates: ArrayLike, cosine_to_init: ArrayLike, other_seed_mcs: ArrayLike,
+                   cutoff: float, moved_cosine: float) -> NDArray[np.str_]:
+    """A label per feature: HIGH_MCS at or above `cutoff`; below it, the first of LOW_MCS_CAUSES that applies:
+    never fires; fires but its decoder direction kept cosine >= `moved_cosine` with its initial one; fires, moved,
+    and another seed's dictionary of the same size has it (MCS >= cutoff) or not."""
+    mcs, firing = np.asarray(mcs), np.asarray(firing_rates)
+    cosine, other = np.asarray(cosine_to_init), np.asarray(other_seed_mcs)
+    if not mcs.shape == firing.shape == cosine.shape == other.shape:
+        raise ValueError(f"one value per feature needed; got shapes {mcs.shape}, {firing.shape}, {cosine.shape}, "
+                         f"{other.shape}")
+    found = np.where(other >= cutoff, LOW_MCS_CAUSES[3], LOW_MCS_CAUSES[2])
+    live = np.where(cosine >= moved_cosine, LOW_MCS_CAUSES[1], found)
+    low = np.where(firing == 0, LOW_MCS_CAUSES[0], live)
+    return np.where(mcs >= cutoff, HIGH_MCS, low)

@@ -9,7 +9,7 @@ carries `@override`. The trainers live above this package, in `saelib.training`.
 from sae_lens import register_sae_class, register_sae_training_class
 from sae_lens.registry import SAE_CLASS_REGISTRY, SAE_TRAINING_CLASS_REGISTRY
 
-from saelib.saes import l0_approx, matryoshka_fixed, orthogonal, tied, unit_norm
+from saelib.saes import l0_approx, matryoshka_fixed, orthogonal, reference_l1, tied, unit_norm
 
 VARIANTS = {
     tied.ARCHITECTURE: (tied.TiedSAE, tied.TiedSAEConfig, tied.TiedTrainingSAE, tied.TiedTrainingSAEConfig),
@@ -22,6 +22,8 @@ VARIANTS = {
                              unit_norm.UnitNormTrainingSAEConfig),
     l0_approx.ARCHITECTURE: (l0_approx.L0ApproxSAE, l0_approx.L0ApproxSAEConfig, l0_approx.L0ApproxTrainingSAE,
                              l0_approx.L0ApproxTrainingSAEConfig),
+    reference_l1.ARCHITECTURE: (reference_l1.ReferenceL1SAE, reference_l1.ReferenceL1SAEConfig,
+                                reference_l1.ReferenceL1TrainingSAE, reference_l1.ReferenceL1TrainingSAEConfig),
 }
 
 

@@ -14,6 +14,10 @@ at unit norm, where w = a):
 `sparsity_penalty="l1"` swaps L0approx for sae-lens's standard L1 penalty (the post's "frequency term with
 L1" ablation); `frequency_coefficient=0` gives "L0approx without the frequency term". There is no
 pre-encoder bias (apply_b_dec_to_input=False, as in the post); everything else is sae-lens's standard SAE.
+`init="reference"` draws the weights as the post's L1 reference does (`saelib.saes.reference_l1`: untied
+kaiming-uniform, unit-norm decoder rows, b_enc = 0; the post started from "as similar a setup as I could to the
+reference model") instead of sae-lens's tied draw at decoder norm 0.1, and `b_dec_init="geometric_median"` asks
+the run cache to start b_dec (here only the decoder's output bias) at the training activations' geometric median.
 The tanh arm reuses sae-lens's JumpReLU SAE with its "tanh" sparsity loss (`tanh_arm_config`).
 """
 
@@ -33,9 +37,11 @@ from sae_lens.saes.standard_sae import (
 from typing_extensions import override
 
 from saelib.params import check_choice, check_int, check_open_unit, check_positive, check_range
+from saelib.saes.reference_l1 import B_DEC_INITS, initialize_reference_weights
 
 ARCHITECTURE = "l0_approx"
 SPARSITY_PENALTIES = ("l0_approx", "l1")
+INITS = ("sae_lens", "reference")
 # s_f is clamped here before log10: a feature silent over the whole window would otherwise give log10(0)
 FREQUENCY_FLOOR = 1e-10
 RUNNING_STATE = ("frequency_history", "frequency_steps")
@@ -75,10 +81,14 @@ class L0ApproxTrainingSAEConfig(StandardTrainingSAEConfig):
     frequency_coefficient: float = 0.0
     min_frequency: float = 1e-5
     frequency_window: int = 100
+    init: str = "sae_lens"  # "sae_lens" (tied, decoder norm 0.1) or "reference" (the post's L1 reference's draw)
+    b_dec_init: str = "zeros"  # or "geometric_median" (set by saelib.runs from the training activations)
 
     @override
     def __post_init__(self):
         check_choice("sparsity_penalty", self.sparsity_penalty, SPARSITY_PENALTIES)
+        check_choice("init", self.init, INITS)
+        check_choice("b_dec_init", self.b_dec_init, B_DEC_INITS)
         check_positive("epsilon", self.epsilon)
         check_open_unit("min_frequency", self.min_frequency)
         check_int("frequency_window", self.frequency_window, minimum=1)
@@ -121,6 +131,12 @@ class L0ApproxTrainingSAE(StandardTrainingSAE):
         history = torch.zeros(cfg.frequency_window, cfg.d_sae, dtype=self.dtype, device=self.device)
         self.register_buffer("frequency_history", history)
         self.register_buffer("frequency_steps", torch.zeros((), dtype=torch.long, device=self.device))
+
+    @override
+    def initialize_weights(self) -> None:
+        super().initialize_weights()
+        if self.cfg.init == "reference":
+            initialize_reference_weights(self)
 
     @override
     def get_coefficients(self) -> dict[str, float | TrainCoefficientConfig]:

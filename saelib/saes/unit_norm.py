@@ -6,6 +6,15 @@ pass and put a plain L1 penalty on the codes. Here every training forward pass f
 W_dec rows to unit norm and then decodes with W_dec / ||W_dec||: the stored rows are unit norm at every step,
 and the gradient reaching W_dec has its radial part projected out. Saved weights are normalised as well, so
 the inference SAE (identical to the standard one) reads unit-norm rows.
+
+Two training-config options select post 004's own recipe (HoagyC/sparse_coding at commit 42c6231, 2023-06-16, the
+code of the replication the post builds on; its `AutoEncoder`, run.py L345-364):
+
+- `init="sparse_coding"`: the decoder drawn by `nn.init.orthogonal_` and scaled to unit-norm elements (L350, L361),
+  the encoder an untied `nn.Linear` with PyTorch's default initialisation and its random bias (L353);
+  `init="sae_lens"` (default): sae-lens's tied initialisation, W_enc = W_decᵀ at norm 0.1 and b_enc = 0.
+- `decoder_bias=False`: no decoder bias at all (the post's decoder is `nn.Linear(..., bias=False)`, L348, and its
+  input is not centred): b_dec stays at zero and is frozen, which needs `apply_b_dec_to_input=False`.
 """
 
 from dataclasses import dataclass
@@ -21,7 +30,11 @@ from sae_lens.saes.standard_sae import (
 )
 from typing_extensions import override
 
+from saelib.params import ParameterError, check_choice
+from saelib.saes.init import orthogonal_unit_decoder, pytorch_linear_init
+
 ARCHITECTURE = "unit_norm"
+INITS = ("sae_lens", "sparse_coding")
 
 
 @dataclass
@@ -40,7 +53,18 @@ class UnitNormSAE(StandardSAE):
 
 @dataclass
 class UnitNormTrainingSAEConfig(StandardTrainingSAEConfig):
-    """Training config: `l1_coefficient` multiplies the plain L1 norm of the codes (decoder norms are 1)."""
+    """Training config: `l1_coefficient` multiplies the plain L1 norm of the codes (decoder norms are 1); `init`
+    and `decoder_bias` as in the module docstring."""
+
+    init: str = "sae_lens"  # "sae_lens" (tied, norm 0.1) or "sparse_coding" (post 004's code)
+    decoder_bias: bool = True  # False: no b_dec (frozen at zero), as in post 004's code
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_choice("init", self.init, INITS)
+        if not self.decoder_bias and self.apply_b_dec_to_input:
+            raise ParameterError("apply_b_dec_to_input", "an SAE without a decoder bias (decoder_bias=False) "
+                                 "cannot centre its input on it; set apply_b_dec_to_input=False", True)
 
     @override
     @classmethod
@@ -63,7 +87,15 @@ class UnitNormTrainingSAE(StandardTrainingSAE):
     @override
     def initialize_weights(self) -> None:
         super().initialize_weights()
+        if self.cfg.init == "sparse_coding":
+            weight, bias = pytorch_linear_init(self.cfg.d_in, self.cfg.d_sae)
+            with torch.no_grad():
+                self.W_dec.copy_(orthogonal_unit_decoder(self.cfg.d_sae, self.cfg.d_in))
+                self.W_enc.copy_(weight.T)
+                self.b_enc.copy_(bias)
         self.normalize_decoder()
+        if not self.cfg.decoder_bias:
+            self.b_dec.requires_grad_(False)
 
     @torch.no_grad()
     def normalize_decoder(self) -> None:

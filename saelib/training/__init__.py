@@ -1,3 +1,3 @@
 """Trainers: sae-lens's own `SAETrainer` (`sae_lens_trainer`), a fast trainer for the notebooks' SAE shapes
-(`fast`), many tiny independent SAEs at once (`stacked`) and toy-pool helpers (`toy`). They sit above
+(`fast`) and many tiny independent SAEs at once (`stacked`, the toys of notebook 01). They sit above
 `saelib.saes` in the import graph: the SAE definitions never import a trainer."""
