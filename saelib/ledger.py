@@ -332,12 +332,30 @@ def seed_ledgers(folder: Path = SEED_RUNS) -> dict[int, Path]:
             if p.name.removeprefix("seed-").isdigit()}
 
 
+def rows_in(folder: Path) -> dict[str, dict[str, Any]]:
+    """claim id → ledger row of every ledger in a claims folder."""
+    rows = {}
+    for path in sorted(Path(folder).glob("*.json")):
+        rows.update({row["id"]: row for row in json.loads(path.read_text())["claims"]})
+    return rows
+
+
 def verdicts_in(folder: Path) -> dict[str, str]:
     """claim id → verdict of every ledger in a claims folder."""
-    verdicts = {}
-    for path in sorted(Path(folder).glob("*.json")):
-        verdicts.update({row["id"]: row["verdict"] for row in json.loads(path.read_text())["claims"]})
-    return verdicts
+    return {claim_id: row["verdict"] for claim_id, row in rows_in(folder).items()}
+
+
+def pooled_share(claim_id: str, name: str, reference: Path = REFERENCE,
+                 seeds: Path = SEED_RUNS) -> tuple[list[int], dict[str, Measured]]:
+    """(the seeds pooled, `name`'s share with its Wilson interval) over one claim's committed runs: the successes
+    ({name}_share × {name}_n) and trials ({name}_n) of every seed summed; ([], {}) when no committed run has it."""
+    folders = {0: Path(reference), **seed_ledgers(seeds)}
+    found = {seed: rows_in(folder).get(claim_id, {}).get("measured", {}) for seed, folder in sorted(folders.items())}
+    runs = {seed: m for seed, m in found.items() if f"{name}_share" in m and f"{name}_n" in m}
+    if not runs:
+        return [], {}
+    successes = sum(round(m[f"{name}_share"] * m[f"{name}_n"]) for m in runs.values())
+    return list(runs), share_with_interval(name, successes, sum(int(m[f"{name}_n"]) for m in runs.values()))
 
 
 def verdicts_across_seeds(reference: Path = REFERENCE, seeds: Path = SEED_RUNS) -> dict[str, list[tuple[int, str]]]:

@@ -27,6 +27,7 @@ from saelib.ledger import (
     flag,
     flips,
     main,
+    pooled_share,
     ratio,
     score,
     seeds_text,
@@ -125,6 +126,20 @@ def test_verdicts_across_seeds_reads_reference_and_seed_runs(tmp_path):
     write_ledger(tmp_path / "seeds" / "seed-1" / "claims", "02_sqrt_n_nonlinearity", [flipped])
     table = verdicts_across_seeds(tmp_path / "claims", tmp_path / "seeds")
     assert table == {"C02.1": [(0, "reproduced"), (1, "not reproduced")]}
+
+
+def test_pooled_share_sums_successes_and_trials_over_the_committed_seeds(tmp_path):
+    def row(successes: int, n: int) -> dict:
+        return {"id": "C01.1", "verdict": "reproduced",
+                "measured": {k: m.value for k, m in share_with_interval("corner", successes, n).items()}}
+    write_ledger(tmp_path / "claims", "01_toy_composite_features", [row(14, 32)])
+    write_ledger(tmp_path / "seeds" / "seed-1" / "claims", "01_toy_composite_features", [row(22, 32)])
+    write_ledger(tmp_path / "seeds" / "seed-2" / "claims", "02_sqrt_n_nonlinearity", [{"id": "C02.1"}])
+    seeds, pooled = pooled_share("C01.1", "corner", tmp_path / "claims", tmp_path / "seeds")
+    assert seeds == [0, 1]
+    expected = share_with_interval("corner", 36, 64)
+    assert {k: m.value for k, m in pooled.items()} == {k: m.value for k, m in expected.items()}
+    assert pooled_share("C01.2", "corner", tmp_path / "claims", tmp_path / "seeds") == ([], {})
 
 
 # --- the tolerance check against the committed reference --------------------------------------------------------
