@@ -2,11 +2,9 @@
 
 import math
 
-import numpy as np
-import pandas as pd
 import pytest
 
-from saelib.metrics.frontier import coefficient_for_target, dominates, end_change, log_log_interp
+from saelib.metrics.frontier import coefficient_for_target, dominates, log_log_interp
 
 
 def test_log_log_interp_is_exact_on_a_power_law_and_nan_outside():
@@ -39,14 +37,3 @@ def test_coefficient_for_target_takes_the_first_bracketing_segment_of_a_non_mono
 def test_dominates_needs_both_strictly_lower():
     assert dominates(1.0, 1.0, 2.0, 2.0)
     assert not dominates(1.0, 2.0, 2.0, 2.0) and not dominates(3.0, 1.0, 2.0, 2.0)
-
-
-def test_end_change_recovers_a_known_exponential_decay():
-    steps = np.arange(10, 1001, 10)
-    rate = -0.05  # 5% per 10% of training
-    history = pd.DataFrame({"step": steps, "l0": 20 * (1 + rate) ** (10 * steps / 1000)})
-    assert end_change(history, "l0", 0.2) == pytest.approx(rate, rel=1e-9)
-    flat = history.assign(l0=7.0)
-    assert end_change(flat, "l0", 0.2) == pytest.approx(0.0, abs=1e-12)
-    with pytest.raises(ValueError):
-        end_change(history.tail(2), "l0", 0.01)

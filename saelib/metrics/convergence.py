@@ -1,25 +1,16 @@
-"""Has a training curve flattened? The relative change of a recorded metric between the last stretch of training
-and the stretch just before it: small when the curve has stopped moving, large while it still falls or rises."""
+"""Has a training curve flattened? The relative change of a recorded metric per 10% of training, fitted over the
+last stretch of training: about 0 once the curve has stopped moving, negative while it still falls."""
 
 import numpy as np
-from numpy.typing import ArrayLike
+import pandas as pd
 
 
-def final_relative_change(values: ArrayLike, fraction: float = 0.2) -> float:
-    """(mean of the stretch before the last `fraction` of the records − mean of the last `fraction`) / |mean of
-    the last|: positive while the metric still falls, negative while it rises, ~0 once flat."""
-    values = np.asarray(values, dtype=np.float64)
-    if not 0 < fraction <= 0.5:
-        raise ValueError(f"fraction={fraction} must lie in (0, 0.5]")
-    window = int(round(fraction * len(values)))
-    if window < 1:
-        raise ValueError(f"{len(values)} records are too few for a final stretch of {fraction:.0%}")
-    last, before = values[-window:].mean(), values[-2 * window:-window].mean()
-    if last == 0:
-        raise ValueError("the metric's final stretch averages 0; its relative change is undefined")
-    return float((before - last) / abs(last))
-
-
-def has_flattened(values: ArrayLike, tolerance: float, fraction: float = 0.2) -> bool:
-    """Whether the metric moved by at most `tolerance` (relative) between the last two stretches of `fraction`."""
-    return abs(final_relative_change(values, fraction)) <= tolerance
+def end_change(history: pd.DataFrame, column: str, fraction: float) -> float:
+    """The relative change of `column` per 10% of training over the last `fraction` of the recorded steps: a
+    least-squares line through log10(column) against step / last step, as 10^(0.1 · slope) − 1."""
+    last = history["step"].max()
+    tail = history[history["step"] >= (1 - fraction) * last]
+    if len(tail) < 3:
+        raise ValueError(f"need at least 3 recorded points in the last {fraction:.0%} of training, got {len(tail)}")
+    slope = np.polyfit(tail["step"] / last, np.log10(tail[column].clip(lower=1e-12)), 1)[0]
+    return float(10 ** (0.1 * slope) - 1)

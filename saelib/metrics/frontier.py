@@ -1,12 +1,10 @@
 """Comparing SAE sweeps on the L0–MSE plane (post 001's Pareto plot): log–log interpolation along a sweep, the
-coefficient at which a sweep reaches a target L0 (notebook 04's calibration of λ0), dominance, and the slope of
-a training curve at the end of training."""
+coefficient at which a sweep reaches a target L0 (notebook 04's calibration of λ0), and dominance."""
 
 import math
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 
 
 def log_log_interp(xs: Sequence[float], ys: Sequence[float], x: float) -> float:
@@ -42,14 +40,3 @@ def coefficient_for_target(coefficients: Sequence[float], values: Sequence[float
 def dominates(l0: float, mse: float, reference_l0: float, reference_mse: float) -> bool:
     """Whether a run has both a lower L0 and a lower MSE than the reference."""
     return l0 < reference_l0 and mse < reference_mse
-
-
-def end_change(history: pd.DataFrame, column: str, fraction: float) -> float:
-    """The relative change of `column` per 10% of training over the last `fraction` of the recorded steps: a
-    least-squares line through log10(column) against step / last step, as 10^(0.1 · slope) − 1."""
-    last = history["step"].max()
-    tail = history[history["step"] >= (1 - fraction) * last]
-    if len(tail) < 3:
-        raise ValueError(f"need at least 3 recorded points in the last {fraction:.0%} of training, got {len(tail)}")
-    slope = np.polyfit(tail["step"] / last, np.log10(tail[column].clip(lower=1e-12)), 1)[0]
-    return float(10 ** (0.1 * slope) - 1)
