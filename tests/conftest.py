@@ -30,3 +30,11 @@ def tiny_model_config():
     """A two-layer model trained for a few steps on 60 kB of stdlib source."""
     return target_model_config("smoke", n_layers=2, max_bytes=60_000, n_steps=4, eval_every=2, warmup_steps=2,
                                batch_size=4, n_eval_windows=4)
+
+
+@pytest.fixture
+def tiny_target(isolated_dirs, tiny_model_config, monkeypatch):
+    """The tiny target model, trained once into the isolated data folder, served to every SAE run."""
+    tm = saelib.target_model.load_or_train_target_model(tiny_model_config, device="cpu")
+    monkeypatch.setattr(saelib.runs, "target_model", lambda data, device=None: tm)
+    return tm

@@ -11,16 +11,9 @@ import saelib.runs as runs_mod
 from saelib.params import ParameterError
 from saelib.runs import ActivationSpec, SAERunSpec, TrainerSpec, input_scale_factor, load_or_train, load_or_train_many
 from saelib.saes.unit_norm import UnitNormTrainingSAEConfig
-from saelib.target_model import load_or_train_target_model
 
 HOOK = "blocks.1.hook_resid_pre"
 
-
-@pytest.fixture
-def tiny_target(isolated_dirs, tiny_model_config, monkeypatch):
-    tm = load_or_train_target_model(tiny_model_config, device="cpu")
-    monkeypatch.setattr(runs_mod, "target_model", lambda data, device=None: tm)
-    return tm
 
 
 def spec(trainer: str = "sae_lens", seed: int = 0, d_sae: int = 64, l1: float = 1.0, scale: str = "none"):

@@ -24,7 +24,6 @@ from saelib.saes.reference_l1 import (
     summed_distance,
 )
 from saelib.saes.unit_norm import UnitNormTrainingSAE
-from saelib.target_model import load_or_train_target_model
 from saelib.training.fast import train_fast
 from tests.helpers import round_trip
 
@@ -92,13 +91,6 @@ def test_fast_trainer_trains_it_and_it_round_trips(tmp_path):
     torch.testing.assert_close(loaded.W_dec.norm(dim=1), torch.ones(64))
     assert type(loaded) is ReferenceL1TrainingSAE and loaded.cfg.b_dec_init == "geometric_median"
     torch.testing.assert_close(loaded.b_dec, sae.b_dec)
-
-
-@pytest.fixture
-def tiny_target(isolated_dirs, tiny_model_config, monkeypatch):
-    tm = load_or_train_target_model(tiny_model_config, device="cpu")
-    monkeypatch.setattr(runs_mod, "target_model", lambda data, device=None: tm)
-    return tm
 
 
 def test_data_dependent_init_sets_b_dec_only_where_asked():

@@ -16,7 +16,6 @@ from saelib.runs import ActivationSpec, SAERunSpec, TrainerSpec, load_or_train, 
 from saelib.saes.l0_approx import L0ApproxTrainingSAE, L0ApproxTrainingSAEConfig
 from saelib.saes.orthogonal import OrthogonalTrainingSAE, OrthogonalTrainingSAEConfig
 from saelib.saes.unit_norm import UnitNormTrainingSAE, UnitNormTrainingSAEConfig
-from saelib.target_model import load_or_train_target_model
 from saelib.training.fast import SAEStack, coefficient_values, stack_saes, train_fast
 from saelib.training.sae_lens_trainer import step_metrics, train_sae
 from tests.helpers import round_trip
@@ -237,12 +236,6 @@ def test_unsupported_architectures_raise_naming_them(sae, name):
 
 HOOK = "blocks.1.hook_resid_pre"
 
-
-@pytest.fixture
-def tiny_target(isolated_dirs, tiny_model_config, monkeypatch):
-    tm = load_or_train_target_model(tiny_model_config, device="cpu")
-    monkeypatch.setattr(runs_mod, "target_model", lambda data, device=None: tm)
-    return tm
 
 
 def fast_spec(d_sae: int = 64, config=StandardTrainingSAEConfig) -> SAERunSpec:
