@@ -90,11 +90,11 @@ def test_the_command_line_exits_2_with_the_message(tmp_path):
     assert result.returncode == 2 and "did you mean 'SIZES'" in result.stderr
 
 
-def test_stored_notebooks_show_their_figures_even_under_a_headless_backend(tmp_path, monkeypatch):
+def test_stored_notebooks_show_their_figures_even_under_a_headless_backend(isolated_dirs, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    notebook = write_notebook(tmp_path / "nb.ipynb", "SEED = 0",
+    notebook = write_notebook(isolated_dirs / "nb.ipynb", "SEED = 0",
                               "import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0])\nplt.show()")
-    run_notebook(notebook, tmp_path / "out.ipynb")
-    outputs = json.loads((tmp_path / "out.ipynb").read_text())["cells"][1]["outputs"]
+    run_notebook(notebook, isolated_dirs / "out.ipynb")
+    outputs = json.loads((isolated_dirs / "out.ipynb").read_text())["cells"][1]["outputs"]
     assert any("image/png" in o.get("data", {}) for o in outputs)
     assert os.environ["MPLBACKEND"] == "Agg"
