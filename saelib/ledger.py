@@ -140,12 +140,24 @@ def value(x: Any) -> Measured:
 
 
 def share_with_interval(name: str, successes: int, n: int, confidence: float = 0.95) -> dict[str, Measured]:
-    """`name`'s share of n trials with its Wilson score interval: {name}_share, _low, _high and {name}_n."""
-    if n < 1 or not 0 <= successes <= n:
-        raise LedgerError(f"{name}: need 0 <= successes <= n and n >= 1, got {successes} of {n}")
+    """`name`'s share of n trials with its Wilson score interval: {name}_share, _low, _high and {name}_n (with no
+    trial at all: share 0, interval all of [0, 1])."""
+    if n < 0 or not 0 <= successes <= n:
+        raise LedgerError(f"{name}: need 0 <= successes <= n, got {successes} of {n}")
+    if n == 0:
+        return {f"{name}_share": run_share(0.0), f"{name}_low": run_share(0.0), f"{name}_high": run_share(1.0),
+                f"{name}_n": count(0)}
     interval = binomtest(successes, n).proportion_ci(confidence_level=confidence, method="wilson")
     return {f"{name}_share": run_share(successes / n), f"{name}_low": run_share(interval.low),
             f"{name}_high": run_share(interval.high), f"{name}_n": count(n)}
+
+
+def shown(measured: Mapping[str, Measured], name: str) -> str:
+    """A share with its interval as a reader sees it: 'k/n = share [low–high]'."""
+    n = int(measured[f"{name}_n"].value)
+    k = round(measured[f"{name}_share"].value * n)
+    return (f"{k}/{n} = {measured[f'{name}_share'].value:.2f} "
+            f"[{measured[f'{name}_low'].value:.2f}–{measured[f'{name}_high'].value:.2f}]")
 
 
 # --- criteria -------------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ raise `ParameterError` naming the bad parameter before any compute starts.
 """
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -104,3 +104,34 @@ def check_nonempty(name: str, values: Sequence[Any]) -> None:
     """`values` must be a non-empty sequence."""
     if isinstance(values, str) or not isinstance(values, Sequence) or len(values) == 0:
         raise ParameterError(name, "must be a non-empty list", values)
+
+
+def _each(check: Callable[[str, Any], None]) -> Callable[[str, Any], None]:
+    """A check of every element of a non-empty list, each named `NAME[i]`."""
+    def check_list(name: str, values: Any) -> None:
+        check_nonempty(name, values)
+        for i, v in enumerate(values):
+            check(f"{name}[{i}]", v)
+    return check_list
+
+
+def check_count(name: str, value: Any) -> None:
+    """`value` must be an integer >= 1."""
+    check_int(name, value, minimum=1)
+
+
+PARAMETER_KINDS = {
+    "probability": check_probability, "open_unit": check_open_unit, "positive": check_positive,
+    "count": check_count, "nonempty": check_nonempty, "probabilities": _each(check_probability),
+    "open_units": _each(check_open_unit), "positives": _each(check_positive), "counts": _each(check_count),
+}
+
+
+def check_kinds(settings: SimpleNamespace, **kinds: str) -> None:
+    """Check every named setting against its kind: `check_kinds(P, count="N_STEPS BATCH_SIZE", positives="L1_GRID")`
+    (kinds: the keys of PARAMETER_KINDS; plural kinds check each element of a non-empty list)."""
+    for kind, names in kinds.items():
+        if kind not in PARAMETER_KINDS:
+            raise ValueError(f"unknown parameter kind {kind!r}; known: {sorted(PARAMETER_KINDS)}")
+        for name in names.split():
+            PARAMETER_KINDS[kind](name, getattr(settings, name))

@@ -3,7 +3,8 @@
 - `orthonormal_initializer`: exactly orthonormal true-feature directions for a sae-lens `FeatureDictionary`
   (its own `orthogonal_initializer` only approximately orthogonalises by gradient descent).
 - `composite_pair_activations`: Till's three-feature toy, where f1 and f2 fire alone or together with fixed
-  probabilities (an exact joint law for the pair, which a Gaussian-copula correlation cannot set) and f3 is rare.
+  probabilities (an exact joint law for the pair, which a Gaussian-copula correlation cannot set) and f3 is rare;
+  `composite_pair_streams` gives one stream of it per run, `composite_cheaper_p3` the analytic phase boundary.
 - `riggs_activations`: Riggs's 2-D example, each of A∧¬B, A∧B, ¬A∧B with a given probability.
 - `mutually_exclusive_firing_probabilities`: the independent firing probabilities to give sae-lens's
   `HierarchyNode(mutually_exclusive_children=True)` so that each child is THE active child, given its parent,
@@ -14,6 +15,7 @@
   [runs, batch, d] layout of `saelib.training.stacked`.
 """
 
+import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -73,6 +75,23 @@ def composite_pair_activations(batch_size: int, p_f1_only: float, p_f2_only: flo
     f3 = torch.rand(shape, generator=generator) < p3.unsqueeze(-1)
     firing = torch.stack([f1, f2, f3], dim=-1).float()
     return firing * torch.tensor(magnitudes, dtype=torch.float32)
+
+
+def composite_pair_streams(p_only: float, p_both: float, directions: torch.Tensor, p_f3: Sequence[float] | np.ndarray,
+                           seed: int) -> Callable[[int], torch.Tensor]:
+    """sample(batch) -> [runs, batch, d]: one independent stream of Till's toy per run (f1, f2 each alone with
+    p_only, together with p_both; f3 with p_f3[run]), mapped onto the feature directions [3, d], seeded by `seed`."""
+    generator, rates = torch.Generator().manual_seed(seed), torch.tensor(p_f3, dtype=torch.float32)
+    return lambda batch: composite_pair_activations(batch, p_only, p_only, p_both, rates,
+                                                    generator=generator) @ directions
+
+
+def composite_cheaper_p3(l1: float | np.ndarray, p_both: float) -> float | np.ndarray:
+    """Till's toy with unit magnitudes, unit decoders and L1 weight l1 (< 2): the f3 firing probability below which
+    the composite solution {f1, f2, f1+f2} has a lower expected loss than the atomic {f1, f2, f3}. A latent reading
+    magnitude m costs (m - z)² + l1·z at its best z = m - l1/2, so l1·m - l1²/4: the composite saves
+    p_both·((2 - √2)·l1 - l1²/4) on f1+f2 and loses p3·(1 - l1/2)² by dropping f3."""
+    return p_both * ((2 - math.sqrt(2)) * l1 - l1**2 / 4) / (1 - l1 / 2) ** 2
 
 
 def riggs_activations(batch_size: int, p_a_only: float, p_both: float, p_b_only: float,

@@ -33,6 +33,7 @@ from saelib.ledger import (
     seeds_text,
     share,
     share_with_interval,
+    shown,
     verdict_of_row,
     verdicts_across_seeds,
 )
@@ -101,6 +102,9 @@ def test_share_with_interval_is_wilsons_and_contains_the_share():
     assert values["absorbed_low"].value == pytest.approx(0.3968, abs=1e-3)  # Wilson 95% for 7/10
     assert values["absorbed_high"].value == pytest.approx(0.8922, abs=1e-3)
     assert share_with_interval("x", 0, 16)["x_low"].value == 0.0
+    none = share_with_interval("x", 0, 0)
+    assert (none["x_share"].value, none["x_low"].value, none["x_high"].value) == (0.0, 0.0, 1.0)
+    assert shown(values, "absorbed") == "7/10 = 0.70 [0.40–0.89]"
     kinds = {name: m.kind for name, m in values.items()}
     assert kinds == {"absorbed_share": "runs", "absorbed_low": "runs", "absorbed_high": "runs", "absorbed_n": "count"}
     assert TOLERANCES["runs"].allows(0.5 + 4 / 32, 0.5) and not TOLERANCES["runs"].allows(0.5 + 5 / 32, 0.5)

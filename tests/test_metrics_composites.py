@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 import torch
 
-from saelib.metrics.composites import decompose, decompose_all, refinements, signature
+from saelib.metrics.composites import (
+    decompose,
+    decompose_all,
+    kind_counts,
+    latents_with_atoms,
+    refinements,
+    signature,
+    signature_text,
+    signatures,
+)
 from saelib.params import ParameterError
 
 
@@ -69,3 +78,28 @@ def test_refinements_find_more_specific_splits_of_a_narrow_latent():
     assert refinements(wide, narrow).tolist() == [True, True, False, False, False]
     assert refinements(wide, narrow, max_ratio=0.99).tolist() == [True, True, False, False, False]
     assert refinements(wide, narrow, containment=0.5).tolist() == [True, True, False, True, False]
+
+
+def test_signatures_of_a_stack_are_each_runs_signature(features):
+    runs = torch.stack([torch.stack([features[0], features[1], features[0] + features[1]]),
+                        torch.stack([features[2], -features[3], features[1]])])
+    live = torch.tensor([[True, True, True], [True, True, False]])
+    found = signatures(runs, features, live)
+    assert found == [signature(runs[0], features, live[0]), signature(runs[1], features, live[1])]
+    assert found[0] == (("atom", (0,)), ("atom", (1,)), ("composite", (0, 1)))
+    assert signature_text(found[0]) == "f1, f2, f1+f2"
+    assert signature_text(found[1]) == "f3, ?"
+    assert signature_text(()) == "nothing"
+
+
+def test_latents_with_atoms_finds_each_atom_set_in_order(features):
+    directions = torch.stack([features[1], features[0] + features[1], features[0], features[0]])
+    assert latents_with_atoms(directions, features, [(0,), (0, 1), (1,)]) == [2, 1, 0]
+    with pytest.raises(ValueError, match="atoms"):
+        latents_with_atoms(directions, features, [(2,)])
+
+
+def test_kind_counts_count_live_rows_by_kind(features):
+    directions = torch.stack([features[0], features[0] + features[2], -features[1], features[3], features[1]])
+    live = torch.tensor([True, True, True, True, False])
+    assert kind_counts(directions, features, live) == {"live": 4, "atom": 2, "composite": 1, "unexplained": 1}

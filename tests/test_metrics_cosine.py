@@ -5,11 +5,16 @@ import pytest
 import torch
 
 from saelib.metrics.cosine import (
+    abs_cosines,
     best_match,
     cosine_matrix,
     covariance_directions,
     kth_neighbour_cosines,
+    largest_pair_abs_cos,
+    mean_abs_cos_with_others,
     random_directions_like,
+    stacked_cosine_matrix,
+    summed_pair_abs_cos,
 )
 from saelib.params import ParameterError
 
@@ -61,3 +66,24 @@ def test_covariance_directions_follow_the_data_shape():
     assert directions[:, 0].abs().median() > 0.9
     isotropic = covariance_directions(torch.randn(20000, 4, generator=generator), 2000, generator)
     assert 0.3 < isotropic[:, 0].abs().median() < 0.5  # ~0.42 for a uniform direction in 4-d
+
+
+def test_stacked_cosine_matrix_is_cosine_matrix_per_run():
+    learned = torch.randn(3, 4, 5, generator=torch.Generator().manual_seed(1))
+    true = torch.randn(2, 5, generator=torch.Generator().manual_seed(2))
+    stacked = stacked_cosine_matrix(learned, true)
+    assert stacked.shape == (3, 4, 2)
+    for run in range(3):
+        torch.testing.assert_close(stacked[run], cosine_matrix(learned[run], true))
+
+
+def test_row_abs_cosines_on_riggs_encoder():
+    rows = torch.tensor([[-1.0, 1.0], [1.0, 1.0], [1.0, -1.0]])  # Riggs's encoder: rows 0 and 2 antiparallel
+    torch.testing.assert_close(abs_cosines(rows), torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 1.0]]))
+    assert mean_abs_cos_with_others(rows, 1) == pytest.approx(0.0)
+    assert mean_abs_cos_with_others(rows, 0) == pytest.approx(0.5)
+    assert largest_pair_abs_cos(rows) == pytest.approx(1.0)
+    assert summed_pair_abs_cos(rows) == pytest.approx(1.0)
+    diagonal = torch.tensor([[0.0, 1.0], [1.0, 1.0], [1.0, 0.0]])  # two axes and their diagonal
+    assert largest_pair_abs_cos(diagonal) == pytest.approx(2**-0.5)
+    assert summed_pair_abs_cos(diagonal) == pytest.approx(2 * 2**-0.5)

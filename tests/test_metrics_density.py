@@ -4,10 +4,14 @@ import torch
 from sae_lens import StandardTrainingSAE, StandardTrainingSAEConfig
 
 from saelib.metrics.density import (
+    context_text,
     dead_features,
+    floor_counts,
+    latent_activations,
     log10_density,
     log10_density_histogram,
     power_law_fit,
+    rarest_live,
     token_context,
     top_activating_rows,
 )
@@ -73,3 +77,28 @@ def test_token_context_stays_in_its_window():
     decode = lambda t: ",".join(map(str, t))  # noqa: E731
     assert token_context(tokens, 12, decode, before=5, after=2) == ("10,11", "12", "13,14")
     assert token_context(tokens, 9, decode, before=2, after=3) == ("7,8", "9", "")
+
+
+def test_rarest_live_skips_dead_latents_across_arrays():
+    assert rarest_live([np.array([0.0, 0.3]), np.array([0.05, 0.0, 0.9])]) == 0.05
+
+
+def test_floor_counts_half_a_decade_each_side():
+    floor = 1e-3
+    density = np.array([0.0, 2e-4, 5e-4, 9e-4, 1e-3, 3e-3, 3.2e-3, 0.5])
+    counts = floor_counts(density, floor)
+    # below: [3.16e-4, 1e-3) holds 5e-4 and 9e-4; above: [1e-3, 3.16e-3) holds 1e-3 and 3e-3
+    assert (counts["below"], counts["above"], counts["below_over_above"]) == (2, 2, 1.0)
+    assert counts["near_floor"] == 6 and counts["near_floor_share"] == pytest.approx(6 / 8)
+    assert floor_counts(np.array([5e-4]), floor)["below_over_above"] == 1.0  # no latent above: divided by 1
+
+
+def test_latent_activations_are_the_chosen_codes():
+    np.testing.assert_allclose(latent_activations(identity_sae(), ACTS, [2, 0]), np.maximum(ACTS[:, [2, 0]], 0))
+
+
+def test_context_text_marks_the_token_and_breaks_whitespace_and_paths():
+    tokens = np.array([[0, 1, 2, 3]])
+    pieces = {0: "see /home/", 1: "x\n", 2: "\t", 3: "y"}
+    text = context_text(tokens, 1, lambda t: "".join(pieces[int(i)] for i in t))
+    assert text == "…see ∕home∕[x⏎]⇥y…"

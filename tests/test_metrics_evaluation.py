@@ -43,3 +43,10 @@ def test_explained_variance_of_a_batch():
     x = torch.tensor([[1.0, 0.0], [3.0, 2.0]])
     assert explained_variance(x, x) == pytest.approx(1.0)
     assert explained_variance(x, x.mean(0).expand_as(x)) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_never_firing_share_counts_latents_without_a_positive_code():
+    from saelib.metrics.evaluation import never_firing_share
+
+    assert never_firing_share(identity_sae(), ACTS, batch_size=2) == pytest.approx(1 / 3)  # column 3 is never > 0
+    assert never_firing_share(identity_sae(), np.abs(ACTS) + 1) == 0.0

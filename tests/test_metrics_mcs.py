@@ -215,3 +215,65 @@ def test_low_mcs_causes_takes_the_first_cause_that_applies():
                             LOW_MCS_CAUSES[3]]
     with pytest.raises(ValueError, match="one value per feature"):
         low_mcs_causes(mcs, firing[:2], cosine, other, cutoff=0.5, moved_cosine=0.9)
+
+
+def test_decoder_directions_and_row_cosines_against_brute_force():
+    from saelib.metrics.mcs import decoder_directions, row_cosines
+
+    sae = torch.nn.Module()
+    sae.W_dec = torch.nn.Parameter(torch.tensor([[3.0, 4.0], [0.0, 2.0]]))
+    np.testing.assert_array_equal(decoder_directions(sae), [[3.0, 4.0], [0.0, 2.0]])
+    rng = np.random.default_rng(6)
+    a, b = rng.normal(size=(7, 5)), rng.normal(size=(7, 5))
+    np.testing.assert_allclose(row_cosines(a, b), np.diag(brute_force_cosines(a, b)))
+    np.testing.assert_allclose(row_cosines(a, 2 * a), 1)
+    with pytest.raises(ValueError, match="one shape"):
+        row_cosines(a, b[:3])
+
+
+def test_low_part_and_mode_summary():
+    from saelib.metrics.mcs import low_part, mode_summary
+
+    np.testing.assert_array_equal(low_part(np.array([0.9, 0.2, 0.4, 0.7]), 0.5), [0.2, 0.4])
+    np.testing.assert_array_equal(low_part(np.array([0.9, 0.6, 0.7]), 0.5), [0.6])  # none below: the lowest alone
+    rng = np.random.default_rng(3)
+    samples = np.concatenate([rng.normal(0.3, 0.05, 700), rng.normal(0.95, 0.03, 300)])
+    summary = mode_summary(samples, 0.5, bandwidth=0.04, min_relative_height=0.05)
+    np.testing.assert_array_equal(summary["modes"], kde_modes(samples, 0.04, 0.05))
+    assert summary["n_modes"] == 2 and summary["lowest_mode_at"] < 0.5 < summary["highest_mode_at"]
+    assert summary["share_low"] == pytest.approx((samples < 0.5).mean())
+
+
+def test_random_mcs_is_the_mcs_of_two_seeded_random_dictionaries():
+    from saelib.metrics.mcs import random_mcs
+
+    expected = max_cosine_similarity(random_dictionary(30, 8, 5), random_dictionary(90, 8, 6))[0]
+    np.testing.assert_array_equal(random_mcs(30, 90, 8, seed=5), expected)
+
+
+def test_low_part_emd_matches_its_definition():
+    from saelib.metrics.mcs import low_part_emd
+
+    d, m = 128, 8192
+    baselines = [law_samples(600, d, m, seed=s) for s in range(3)]
+    learned, alt = law_samples(400, d, m, seed=10), law_samples(600, d, 2 * m, seed=11)
+    row = low_part_emd(learned, baselines, alt, cutoff=0.33, n_null=50, seed=7)
+    lows = [b[b < 0.33] for b in baselines]
+    low, alt_low = learned[learned < 0.33], alt[alt < 0.33]
+    null = n_matched_null(min(len(low), *map(len, lows)), lows, 50, seed=7)
+    np.testing.assert_array_equal(row["null"], null)
+    assert row["n_low"] == len(low)
+    assert row["ratio"] == pytest.approx(mean_emd_to(low, lows) / np.median(null))
+    assert row["alt ratio"] == pytest.approx(mcs_emd(low, alt_low) / mean_emd_to(low, lows))
+    rand_rand = np.mean([mcs_emd(lows[0], lows[1]), mcs_emd(lows[0], lows[2]), mcs_emd(lows[1], lows[2])])
+    assert row["random-vs-alt ratio"] == pytest.approx(mean_emd_to(alt_low, lows) / rand_rand)
+    assert row["null share above 2x"] == pytest.approx((null > 2 * np.median(null)).mean())
+
+
+def test_high_low_counts_counts_each_side_of_the_cutoff():
+    from saelib.metrics.mcs import high_low_counts
+
+    counts = high_low_counts({4: np.array([0.9, 0.2, 0.5, 0.1]), 8: np.array([0.6] * 2 + [0.3] * 6)}, 0.5)
+    assert counts.index.name == "size"
+    assert counts["high-MCS"].tolist() == [2, 2] and counts["low-MCS"].tolist() == [2, 6]
+    assert counts["share high"].tolist() == [0.5, 0.25]

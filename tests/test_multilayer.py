@@ -1,31 +1,49 @@
 import math
 
-import numpy as np
-import pytest
-import torch
+import matplotlib
 
-from saelib.multilayer import (
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from saelib.multilayer import (  # noqa: E402
     POST,
     PRE_LN,
+    StackRun,
     TrainingSpec,
     adam_step,
     best_layer_share,
+    cell_table,
     correct_logit_grad_norms,
     embed_pairs,
     forward,
     init_params,
+    learned_by_layer,
     learned_layer,
+    learned_sizes,
     lens_measures,
     line_fit,
     logit_lens_loss,
+    main_run_index,
+    mean_lens_curves,
     peak_measures,
+    plot_capacity,
+    plot_datapoint_curves,
+    plot_grad_norms,
+    plot_loss_by_layer,
+    plot_size_trend,
     random_pair_dataset,
     readout,
+    size_trends,
     stack_datasets,
     train_and_measure,
     train_to_threshold,
+    worst_learned_measures,
 )
-from saelib.params import ParameterError
+from saelib.params import ParameterError  # noqa: E402
 
 V, D, L = 7, 6, 3
 
@@ -226,9 +244,7 @@ def test_train_and_measure_returns_one_row_per_run(one_thread):
 
 
 def test_cells_take_seed_medians_and_trends_read_learned_sizes():
-    import pandas as pd
-
-    from saelib.multilayer import MEASURES, cell_table, size_trends
+    from saelib.multilayer import MEASURES
 
     rows = []
     for size, learned, fraction in ((100, [True, True], [0.1, 0.3]), (200, [True, True], [0.4, 0.4]),
@@ -244,3 +260,63 @@ def test_cells_take_seed_medians_and_trends_read_learned_sizes():
     assert trend.n_learned == 2 and trend.capacity_reached and trend.spearman == pytest.approx(1.0)
     falling = cells.assign(intermediate_learned=[0.5, 0.4, 0.9])
     assert size_trends(falling).iloc[0].spearman == pytest.approx(-1.0)  # the unlearned 400 is not read
+
+
+def hand_stack(learned_by_size):
+    """A StackRun of POST (d = 4, L = 2) with two seeds per size, lens losses written out and a cell table saying
+    which sizes are learned."""
+    runs = [(size, seed) for size in learned_by_size for seed in (0, 1)]
+    losses = [np.full((3, size), 1.0 + seed) * np.array([[1.0], [0.5], [0.0]]) for size, seed in runs]
+    stack = StackRun(POST, 4, 2, runs, None, losses, np.ones((len(runs), 5, 2)), pd.DataFrame())
+    cells = pd.DataFrame([{"arch": POST.name, "d_model": 4, "n_layers": 2, "size": size, "learned": learned}
+                          for size, learned in learned_by_size.items()])
+    return stack, cells
+
+
+def test_learned_sizes_and_the_main_run():
+    stack, cells = hand_stack({10: True, 20: True, 40: False})
+    other_shape = cells.assign(n_layers=3, learned=True)  # another depth's cells are not read
+    assert learned_sizes(pd.concat([cells, other_shape]), stack) == [10, 20]
+    assert main_run_index(stack, cells) == 2  # first seed of size 20
+    assert main_run_index(stack, cells.assign(learned=False)) == 0
+
+
+def test_mean_lens_curves_and_learned_by_layer_average_over_seeds():
+    stack, _ = hand_stack({10: True, 20: True})
+    curves = mean_lens_curves(stack)
+    assert list(curves) == [10, 20] and curves[10] == pytest.approx([1.5, 0.75, 0.0])
+    # seed 0 is below 0.6 at layers 1 and 2, seed 1 (twice the loss) only at layer 2
+    assert learned_by_layer(stack, 20, 0.6) == pytest.approx([0.0, 0.5, 1.0])
+
+
+def test_worst_learned_measures_read_the_worst_learned_cell():
+    cells = pd.DataFrame({"arch": POST.name, "learned": [True, True, False], "r2_line": [0.95, 0.8, 0.1],
+                          "slope": [-0.5, -0.2, 1.0], "r2_log": [0.5, 0.7, 0.0], "median_best_share": [0.3, 0.4, 2.0],
+                          "median_learned_depth": [0.9, 0.7, 0.0], "share_with_peak": [0.0, 0.05, 1.0],
+                          "profile_ratio": [1.2, 1.5, 9.0]})
+    trends = pd.DataFrame({"arch": [POST.name] * 2, "spearman": [1.0, 0.5], "n_learned": [3, 2],
+                           "capacity_reached": [True, False]})
+    m = {name: v.value for name, v in worst_learned_measures(cells, trends, POST).items()}
+    assert m == pytest.approx({"learned_cells": 2, "min_r2_line": 0.8, "max_slope": -0.2, "median_r2_log": 0.6,
+                               "max_best_share": 0.4, "min_learned_depth": 0.7, "max_share_with_peak": 0.05,
+                               "max_profile_ratio": 1.5, "min_spearman": 0.5, "min_learned_sizes": 2,
+                               "capacity_reached": 0})
+    nothing = worst_learned_measures(cells.assign(learned=False), trends, POST)
+    assert nothing["learned_cells"].value == 0 and nothing["min_r2_line"].value == 0
+
+
+def test_notebook_figures_draw_every_stack(one_thread):
+    spec = TrainingSpec(batch_size=16, lr=1e-2, max_steps=40, eval_every=20, loss_threshold=0.1, stop_fraction=0.9)
+    runs_of = [(size, seed) for size in (16, 32) for seed in (0, 1)]
+    stacks = [train_and_measure(arch, 10, 4, 2, runs_of, spec, n_grad=8, peak_factor=3.0, seed=0)
+              for arch in (POST, PRE_LN)]
+    runs = pd.concat([stack.table for stack in stacks], ignore_index=True)
+    cells = cell_table(runs)
+    assert len(plot_capacity(runs, 0.9, 0.1, 40).axes[0].collections) == 2
+    assert len(plot_loss_by_layer(stacks, cells).axes) == 2
+    fig = plot_datapoint_curves(*stacks, cells, [16, 32], 3, 0.1, np.random.default_rng(0))
+    assert len(fig.axes[0].lines) == 3 + 1 and len(fig.axes[1].lines) == 4
+    assert len(plot_grad_norms(*stacks, cells, 3.0).axes[1].lines) == 2 + 1
+    assert len(plot_size_trend(runs, cells, 0.1).axes[0].lines) == 2
+    assert len(size_trends(cells)) == 2
+    plt.close("all")

@@ -1,22 +1,36 @@
-import numpy as np
-import pytest
-import torch
-from torch.nn.functional import gelu
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from torch.nn.functional import gelu  # noqa: E402
 
 from saelib.nonlinearity import (
     aligned_feature,
     first_crossing,
     largest_count_satisfying,
+    log_int_grid,
     max_active_features,
+    max_orthogonal_features,
     mmcs_by_count,
     nonhomogeneity_grid,
     nonhomogeneity_score,
+    plot_response_curves,
+    plot_sign_balance,
+    plot_sqrt_n_law,
+    plot_tradeoff,
     random_features,
     rank_correlation,
     response_curve,
+    response_score,
+    scores_by_scale,
+    sign_balance_ordered,
     spread_feature,
+    sqrt_n_rescaling,
 )
-from saelib.params import ParameterError
+from saelib.params import ParameterError  # noqa: E402
 
 X = torch.linspace(-5, 5, 1001, dtype=torch.float64)
 SQRT_N_TOLERANCE = 1e-9  # the even-spread identity f.GELU(√n x f) = √n GELU(x) is exact up to rounding
@@ -150,3 +164,63 @@ def test_rank_correlation_matches_scipy_and_is_zero_without_variation():
     a, b = [1, 2, 3, 4, 5], [5, 3, 4, 1, 2]
     assert rank_correlation(a, b) == pytest.approx(spearmanr(a, b).statistic)
     assert rank_correlation(a, [7] * 5) == 0.0
+
+
+def test_response_score_is_the_score_of_the_scaled_response():
+    x = _uniform(1000) * 5
+    f = aligned_feature(100)
+    assert response_score(x, f, f) == pytest.approx(nonhomogeneity_score(x, gelu(x)).item(), abs=1e-12)
+    balanced = spread_feature(100, n_negative=50)  # exactly linear at every scale
+    assert abs(response_score(x, balanced, balanced, scale=10.0)) < 1e-9
+
+
+def test_scores_by_scale_matches_one_score_per_scale():
+    x, scales = _uniform(500) * 5, np.array([0.1, 1.0, 10.0, 100.0])
+    f = spread_feature(16)
+    expected = [response_score(x, f, f, scale=s) for s in scales]
+    assert scores_by_scale(x, scales, f) == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("n", [4, 100])
+def test_sqrt_n_rescaling_is_exact_for_the_even_feature(n):
+    error, scale_ratio = sqrt_n_rescaling(X, n)
+    assert error < SQRT_N_TOLERANCE and scale_ratio == pytest.approx(1.0, abs=1e-12)
+
+
+def test_log_int_grid_rounds_and_drops_duplicates():
+    assert log_int_grid(1, 100, 3) == [1, 10, 100]
+    assert log_int_grid(1, 3, 10) == [1, 2, 3]
+
+
+def test_max_orthogonal_features_reads_the_mmcs_curve():
+    found = max_orthogonal_features(10, 4, 60, 2, False, 0.5, torch.Generator().manual_seed(3))
+    g = torch.Generator().manual_seed(3)  # the same draws, by brute force
+    mmcs = np.mean([mmcs_by_count(random_features(60, 10, 4, False, g)).numpy() for _ in range(2)], axis=0)
+    assert found == max([1] + [n for n in range(2, 61) if mmcs[n - 1] <= 0.5])
+    censored = max_orthogonal_features(10, 4, 60, 1, False, 1.0, torch.Generator().manual_seed(3))
+    assert censored == 60  # a cosine never exceeds 1
+
+
+def test_sign_balance_ordered():
+    falling_and_rising = {0: 1.0, 10: 0.6, 25: 0.3, 50: 0.0, 75: 0.3, 100: 1.0}
+    assert sign_balance_ordered(falling_and_rising, 100)
+    assert not sign_balance_ordered({**falling_and_rising, 25: 0.7}, 100)  # not falling towards 50
+    assert not sign_balance_ordered({**falling_and_rising, 10: 1.2}, 100)  # above the unbalanced score
+
+
+def test_notebook_figures_draw_every_curve():
+    x = torch.linspace(-5, 5, 21, dtype=torch.float64)
+    features = {"aligned": aligned_feature(4), "spread": spread_feature(4)}
+    curves = {(a, b): response_curve(x, features[a], features[b]) for a in features for b in features}
+    scores = {**dict.fromkeys(curves, 0.5), ("spread", "spread", "×√n"): 0.5}
+    fig = plot_response_curves(x, curves, features["spread"], scores, 4)
+    assert len(fig.axes) == 6 and len(fig.axes[5].lines) == 2
+    law = {(n, kind): np.linspace(0, 1, 3) for n in (4, 16) for kind in ("even", "random non-negative")}
+    assert len(plot_sqrt_n_law(np.array([1.0, 2.0, 4.0]), law, [4, 16], 0.5, 5.0).axes[0].lines) == 4 + 1
+    signed = {k: spread_feature(4, k) for k in (0, 2, 4)}
+    fig = plot_sign_balance(x, signed, dict.fromkeys(signed, 0.1), 4)
+    assert len(fig.axes[0].lines) == 3
+    fig = plot_tradeoff([2, 4], [0, 1, 3], np.array([[0.3, 0.2, 0.05], [0.2, 0.05, 0.0]]), [1, 0],
+                        {"signed": [5, 9], "non-negative": [4, 2]}, 0.1, 0.3, 4)
+    assert fig.axes[0].get_legend() is not None and len(fig.axes[0].get_legend().get_texts()) == 3
+    plt.close("all")

@@ -4,6 +4,7 @@ from saelib.params import (
     ParameterError,
     check_choice,
     check_int,
+    check_kinds,
     check_nonempty,
     check_open_unit,
     check_positive,
@@ -55,3 +56,17 @@ def test_good_values_pass():
     check_probability("P", 0.0)
     check_choice("PENALTY", "abs", ["abs"])
     check_nonempty("SWEEP", [1e-3])
+
+
+def test_check_kinds_names_the_bad_setting_or_element():
+    settings = resolve_profile("smoke", {}, STEPS=10, GRID=[0.1, 0.0], RATES=[0.5], EMPTY=[])
+    check_kinds(settings, count="STEPS", probabilities="RATES GRID")
+    with pytest.raises(ParameterError) as error:
+        check_kinds(settings, positives="RATES GRID")
+    assert error.value.name == "GRID[1]"
+    with pytest.raises(ParameterError, match="EMPTY"):
+        check_kinds(settings, counts="EMPTY")
+    with pytest.raises(ParameterError, match="STEPS"):
+        check_kinds(settings, open_unit="STEPS")
+    with pytest.raises(ValueError, match="unknown parameter kind"):
+        check_kinds(settings, even="STEPS")

@@ -12,6 +12,7 @@ from saelib.saes.l0_approx import (
     L0ApproxTrainingSAE,
     L0ApproxTrainingSAEConfig,
     frequency_floor_penalty,
+    post_recipe_config,
     soft_firing,
     straight_through,
     tanh_arm_config,
@@ -203,3 +204,14 @@ def test_trains_with_sae_lens_trainer_and_reloads_identically(tmp_path):
     inference = SAE.load_from_disk(tmp_path / "inference")
     assert isinstance(inference, L0ApproxSAE)
     assert torch.allclose(inference(x), trained.sae(x))
+
+
+def test_post_recipe_config_is_the_posts_setup_with_either_penalty():
+    l0 = post_recipe_config(4, 16, 0.05, 1e-3, min_frequency=0.01, frequency_window=7, epsilon=0.8)
+    assert (l0.sparsity_penalty, l0.l0_coefficient, l0.epsilon) == ("l0_approx", 0.05, 0.8)
+    assert l0.frequency_coefficient == 1e-3
+    assert (l0.init, l0.b_dec_init, l0.apply_b_dec_to_input) == ("reference", "geometric_median", False)
+    assert (l0.min_frequency, l0.frequency_window, l0.d_in, l0.d_sae) == (0.01, 7, 4, 16)
+    l1 = post_recipe_config(4, 16, 0.0, 1e-3, min_frequency=0.01, frequency_window=7, l1_coefficient=0.5)
+    assert (l1.sparsity_penalty, l1.l1_coefficient, l1.frequency_coefficient) == ("l1", 0.5, 1e-3)
+    assert l1.l0_coefficient == L0ApproxTrainingSAEConfig(d_in=4, d_sae=16).l0_coefficient  # left at its default

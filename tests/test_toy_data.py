@@ -5,11 +5,14 @@ import itertools
 import numpy as np
 import pytest
 import torch
+from scipy.optimize import minimize_scalar
 
 from saelib.params import ParameterError
 from saelib.toy_data import (
     _win_probabilities,
+    composite_cheaper_p3,
     composite_pair_activations,
+    composite_pair_streams,
     mutually_exclusive_firing_probabilities,
     orthonormal_feature_dictionary,
     parent_children_generator,
@@ -134,3 +137,29 @@ def test_parent_with_a_single_child_fires_it_with_its_conditional_rate():
     assert not (child & ~parent).any()
     assert abs(float(child.float().mean()) - 0.15) < 0.005  # 0.3 x 0.5, the comment's "child p = 0.15"
     assert set(acts[:, 0].unique().tolist()) == {0.0, 2.0} and set(acts[:, 1].unique().tolist()) == {0.0, 10.0}
+
+
+def test_composite_pair_streams_are_seeded_per_run_streams_mapped_onto_the_features():
+    directions = torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
+    sample = composite_pair_streams(0.15, 0.4, directions, np.array([0.0, 1.0]), seed=3)
+    x = sample(5000)
+    assert x.shape == (2, 5000, 4) and bool((x[..., 2] == 0).all())
+    assert bool((x[0, :, 3] == 0).all()) and bool((x[1, :, 3] == 1).all())  # f3 never / always
+    codes = composite_pair_activations(5000, 0.15, 0.15, 0.4, torch.tensor([0.0, 1.0]),
+                                       generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(x, codes @ directions)  # the same draws as the pair law with that seed
+
+
+def test_composite_cheaper_p3_is_where_both_solutions_cost_the_same():
+    def latent_cost(m: float, l1: float) -> float:  # the best (m - z)² + l1·z over z >= 0, brute force
+        return minimize_scalar(lambda z: (m - z) ** 2 + l1 * z, bounds=(0, m), method="bounded").fun
+
+    p_only, p_both = 0.15, 0.4
+    for l1 in (0.01, 0.1, 0.3, 1.0):
+        p3 = composite_cheaper_p3(l1, p_both)
+        atom, pair = latent_cost(1.0, l1), latent_cost(2**0.5, l1)
+        atomic = 2 * p_only * atom + p_both * 2 * atom + p3 * atom
+        composite = 2 * p_only * atom + p_both * pair + p3 * 1.0  # f3 dropped: its full squared norm
+        assert atomic == pytest.approx(composite, abs=1e-7)
+    np.testing.assert_allclose(composite_cheaper_p3(np.array([0.1, 0.3]), p_both),
+                               [composite_cheaper_p3(0.1, p_both), composite_cheaper_p3(0.3, p_both)])

@@ -10,6 +10,7 @@ from saelib.params import ParameterError
 from saelib.saes.matryoshka_fixed import MatryoshkaFixedTrainingSAE, MatryoshkaFixedTrainingSAEConfig
 from saelib.saes.orthogonal import OrthogonalTrainingSAE, OrthogonalTrainingSAEConfig
 from saelib.saes.tied import TiedTrainingSAE, TiedTrainingSAEConfig
+from saelib.toy_data import run_streams
 from saelib.training.sae_lens_trainer import train_sae
 from saelib.training.stacked import (
     StackedSAEs,
@@ -19,6 +20,8 @@ from saelib.training.stacked import (
     redraw_dead,
     stacked_encode,
     stacked_init,
+    train_on_generator,
+    train_penalty_conditions,
     train_stacked,
 )
 
@@ -254,3 +257,34 @@ def test_bad_weights_name_the_parameter():
         train_stacked(lambda b: torch.ones(2, b, 2), spec, torch.ones(3), torch.Generator())
     with pytest.raises(ParameterError, match="ortho"):
         train_stacked(lambda b: torch.ones(2, b, 2), spec, torch.ones(2), torch.Generator(), {"cubic": torch.ones(2)})
+
+
+def test_train_on_generator_seeds_the_global_generator_and_equals_the_explicit_recipe():
+    directions = torch.eye(3, 4)
+    spec = StackSpec(4, 2, steps=5, batch_size=8, lr=0.01, probe_size=16, train_b_dec=True)
+
+    def codes(n: int) -> torch.Tensor:  # draws from torch's global generator, as sae-lens's generators do
+        return (torch.rand(n, 3) < 0.4).float()
+
+    torch.manual_seed(123)  # a different global state before each call must not matter
+    trained = train_on_generator(codes, directions, spec, torch.tensor([0.1, 0.2]), seed=7, pool_size=64)
+    torch.manual_seed(7)
+    sample = run_streams(codes, 2, directions, 64, torch.Generator().manual_seed(7))
+    explicit = train_stacked(sample, spec, torch.tensor([0.1, 0.2]), torch.Generator().manual_seed(7))
+    for name in ("W_enc", "W_dec", "b_enc", "b_dec"):
+        assert torch.equal(trained.params[name], explicit.params[name])
+
+
+def test_penalty_conditions_are_copies_with_their_own_penalty_weights():
+    def sampler():
+        generator = torch.Generator().manual_seed(5)
+        return lambda batch_size: (torch.rand(2, batch_size, 3, generator=generator) < 0.3).float()
+
+    spec = StackSpec(3, 3, steps=10, batch_size=16, lr=0.01, probe_size=32)
+    conditions = [("none", 0.0), ("abs", 0.3), ("log_barrier", 0.1)]
+    trained = train_penalty_conditions(sampler(), spec, torch.tensor([0.1, 0.2]), conditions,
+                                       torch.Generator().manual_seed(0))
+    explicit = train_stacked(sampler(), spec, torch.tensor([0.1, 0.2] * 3), torch.Generator().manual_seed(0),
+                             {"abs": torch.tensor([0.0, 0.0, 0.3, 0.3, 0.0, 0.0]),
+                              "log_barrier": torch.tensor([0.0, 0.0, 0.0, 0.0, 0.1, 0.1])}, copies=3)
+    assert torch.equal(trained.W_dec, explicit.W_dec) and trained.W_dec.shape[0] == 6

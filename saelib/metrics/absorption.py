@@ -7,13 +7,15 @@ instead, its decoder carrying the parent's direction as well. In a toy with know
 - the parent's latent is the live latent, other than any child's own latent, whose decoder is closest to the
   parent, provided that cosine is at least `min_cos`; otherwise the parent has no latent of its own;
 - the absorption rate is the share of samples with the parent and the child active on which the parent's latent
-  is silent, and 1 when the parent has no latent at all (it is then absorbed everywhere).
+  is silent, and 1 when the parent has no latent at all (it is then absorbed everywhere); `mean_absorption_rate`
+  averages it over the children.
 
 Dead latents (silent on every evaluation sample) are never anyone's latent.
 """
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from saelib.params import check_open_unit
@@ -49,3 +51,23 @@ def absorption_rate(latents: torch.Tensor, features: torch.Tensor, latent: int |
     if latent is None:
         return 1.0
     return float((latents[both, latent] <= 0).float().mean())
+
+
+def distinct_own_latents(decoder_cos: torch.Tensor, live: torch.Tensor, features: Sequence[int],
+                         min_cos: float = 0.5) -> list[int] | None:
+    """Each feature's own latent, when these are all different latents and each has decoder cosine at least
+    `min_cos` with its feature; None otherwise (a feature without a latent of its own, or two sharing one)."""
+    check_open_unit("min_cos", min_cos)
+    own = [own_latent(decoder_cos, live, feature) for feature in features]
+    if None in own or len(set(own)) < len(own):
+        return None
+    return None if min(float(decoder_cos[o, f]) for o, f in zip(own, features, strict=True)) < min_cos else own
+
+
+def mean_absorption_rate(latents: torch.Tensor, features: torch.Tensor, decoder_cos: torch.Tensor, live: torch.Tensor,
+                         parent: int, children: Sequence[int]) -> float:
+    """The parent's absorption rate averaged over its children (one with no sample shared with the parent left out),
+    with the parent's latent found by `parent_latent`; NaN when no child ever fires with the parent."""
+    latent = parent_latent(decoder_cos, live, parent, children)
+    rates = [absorption_rate(latents, features, latent, parent, child) for child in children]
+    return float(np.nanmean(rates)) if not np.isnan(rates).all() else float("nan")

@@ -1,6 +1,7 @@
 """The composite detector: is a learned direction one true feature, a non-negative mix of several, or neither?
-Also what a whole SAE learned (`signature`) and whether a wider SAE's latents split a narrower one's
-(`refinements`).
+Also what a whole SAE learned (`signature`, `signatures` for a stack of runs, `signature_text` in words, how many
+latents of each kind: `kind_counts`), which latent carries given atoms (`latents_with_atoms`) and whether a wider
+SAE's latents split a narrower one's (`refinements`).
 
 A direction d is fitted by non-negative least squares as d ≈ sum_j w_j F_j (w >= 0, F the true feature
 directions). With d normalised, the residual r = ||d - F^T w|| is the sine of the angle between d and the cone
@@ -10,6 +11,7 @@ of non-negative feature mixtures. The direction is
   weight (w_j ||F_j|| / sum) is at least min_share.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +67,37 @@ def signature(directions: torch.Tensor, true_features: torch.Tensor, live: torch
     """What an SAE learned, order-free: the sorted (kind, sorted atoms) of each live row of `directions`."""
     parts = decompose_all(directions, true_features, max_residual, min_share)
     return tuple(sorted((p.kind, tuple(sorted(p.atoms))) for p, alive in zip(parts, live, strict=True) if alive))
+
+
+def signatures(decoders: torch.Tensor, true_features: torch.Tensor, live: torch.Tensor,
+               max_residual: float = 0.3, min_share: float = 0.15) -> list[Signature]:
+    """`signature` of each run of a stack: decoders [runs, d_sae, d], live [runs, d_sae] (bool)."""
+    return [signature(rows, true_features, alive, max_residual, min_share)
+            for rows, alive in zip(decoders, live, strict=True)]
+
+
+def kind_counts(directions: torch.Tensor, true_features: torch.Tensor, live: torch.Tensor | np.ndarray,
+                max_residual: float = 0.3, min_share: float = 0.15) -> dict[str, int]:
+    """How many rows of `directions` are live, and how many live rows are of each kind: {"live": n, **KINDS}."""
+    kinds = [p.kind for p, alive in zip(decompose_all(directions, true_features, max_residual, min_share), live,
+                                        strict=True) if alive]
+    return {"live": len(kinds), **{kind: kinds.count(kind) for kind in KINDS}}
+
+
+def signature_text(found: Signature) -> str:
+    """A signature in words, features counted from 1: "f1, f2, f1+f2" ("?" for an unexplained latent)."""
+    return ", ".join("+".join(f"f{a + 1}" for a in atoms) or "?" for _, atoms in found) or "nothing"
+
+
+def latents_with_atoms(directions: torch.Tensor, true_features: torch.Tensor,
+                       wanted: Sequence[tuple[int, ...]]) -> list[int]:
+    """For each atom set in `wanted` (sorted tuples), the first row of `directions` whose decomposition has
+    exactly those atoms; raises ValueError if one has none."""
+    atoms = [tuple(sorted(p.atoms)) for p in decompose_all(directions, true_features)]
+    missing = [w for w in wanted if w not in atoms]
+    if missing:
+        raise ValueError(f"no row decomposes into the atoms {missing}")
+    return [atoms.index(w) for w in wanted]
 
 
 def refinements(wide_fires: torch.Tensor, narrow_fires: torch.Tensor, containment: float = 0.9,

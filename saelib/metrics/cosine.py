@@ -1,5 +1,5 @@
 """Cosine similarities of learned dictionaries: against true features, between a dictionary's own rows
-(k-th nearest neighbour), and a random baseline of the same shape."""
+(k-th nearest neighbour, |cos| between rows), and a random baseline of the same shape."""
 
 from collections.abc import Sequence
 
@@ -14,6 +14,31 @@ def cosine_matrix(learned: torch.Tensor, true_features: torch.Tensor) -> torch.T
     if learned.shape[-1] != true_features.shape[-1]:
         raise ValueError(f"dimension mismatch: {learned.shape[-1]} vs {true_features.shape[-1]}")
     return cosine_similarities(learned.detach().float(), true_features.detach().float())
+
+
+def stacked_cosine_matrix(learned: torch.Tensor, true_features: torch.Tensor) -> torch.Tensor:
+    """`cosine_matrix` of each run of a stack: learned [runs, n_learned, d] -> [runs, n_learned, n_true]."""
+    return torch.stack([cosine_matrix(rows, true_features) for rows in learned])
+
+
+def abs_cosines(rows: torch.Tensor) -> torch.Tensor:
+    """|cos| between every two rows of rows [n, d]: [n, n], ones on the diagonal."""
+    return cosine_matrix(rows, rows).abs()
+
+
+def mean_abs_cos_with_others(rows: torch.Tensor, row: int) -> float:
+    """Mean |cos| of one row with every other row."""
+    return float(abs_cosines(rows)[row, [i for i in range(len(rows)) if i != row]].mean())
+
+
+def largest_pair_abs_cos(rows: torch.Tensor) -> float:
+    """The largest |cos| between two different rows."""
+    return float(abs_cosines(rows).masked_fill(torch.eye(len(rows), dtype=torch.bool), 0).max())
+
+
+def summed_pair_abs_cos(rows: torch.Tensor) -> float:
+    """Sum of |cos| over the pairs i < j of rows (the orthogonality penalty's "abs" form)."""
+    return float(abs_cosines(rows).triu(1).sum())
 
 
 def kth_neighbour_cosines(directions: torch.Tensor, ranks: Sequence[int] = (1, 10, 100)) -> dict[int, torch.Tensor]:

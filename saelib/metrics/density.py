@@ -1,7 +1,10 @@
 """Feature densities of an SAE (its firing rates, from `saelib.metrics.evaluation`): dead features, log10-density
-histograms, a power-law fit of the density distribution, and the top-activating rows of chosen features."""
+histograms, counts around a frequency floor, a power-law fit of the density distribution, and the top-activating
+rows of chosen features with their contexts."""
 
-from collections.abc import Callable, Sequence
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +15,9 @@ from scipy import stats
 from saelib.metrics.evaluation import activation_chunks
 
 LOG_FLOOR = 1e-10  # log10 of a zero density is drawn at -10, as in sae-lens's sparsity logs
+# the runner refuses stored outputs with machine-path-like text (saelib.runner.MACHINE_PATH) and the corpus can
+# contain such paths: printed contexts break them with a division slash
+MACHINE_PATH_TEXT = re.compile(r"/(root|work|tmp|home|Users)/")
 
 
 def dead_features(density: np.ndarray) -> np.ndarray:
@@ -29,6 +35,22 @@ def log10_density_histogram(density: np.ndarray, bin_edges: np.ndarray,
     """Counts of latents per bin of log10 density (dead latents fall at log10(floor)), and the bin edges."""
     counts, edges = np.histogram(log10_density(density, floor), bins=bin_edges)
     return counts, edges
+
+
+def rarest_live(densities: Iterable[np.ndarray]) -> float:
+    """The lowest nonzero density over every latent of the given density arrays."""
+    pooled = np.concatenate(list(densities))
+    return float(pooled[pooled > 0].min())
+
+
+def floor_counts(density: np.ndarray, floor: float) -> dict:
+    """Latents half a decade below `floor` ("below") and half a decade above it ("above"), their ratio (below over
+    at least 1), and the latents under √10·floor, dead ones included ("near_floor", with its share)."""
+    d = np.asarray(density)
+    lo, hi = floor / math.sqrt(10), floor * math.sqrt(10)
+    below, above = int(((d >= lo) & (d < floor)).sum()), int(((d >= floor) & (d < hi)).sum())
+    return {"below": below, "above": above, "below_over_above": below / max(above, 1),
+            "near_floor": int((d < hi).sum()), "near_floor_share": float((d < hi).mean())}
 
 
 @dataclass(frozen=True)
@@ -71,6 +93,13 @@ def top_activating_rows(sae: SAE, activations: np.ndarray | torch.Tensor, featur
     return best_values.numpy(), best_rows.numpy()
 
 
+@torch.no_grad()
+def latent_activations(sae: SAE, activations: np.ndarray | torch.Tensor, latents: Sequence[int]) -> np.ndarray:
+    """The activations of `latents` on every row, [rows, len(latents)], encoded in one pass."""
+    codes = sae.encode(torch.as_tensor(activations, dtype=torch.float32).to(sae.device))
+    return codes[:, torch.as_tensor(list(latents), dtype=torch.long)].cpu().numpy()
+
+
 def token_context(tokens: np.ndarray, row: int, decode: Callable[[np.ndarray], str], before: int = 24,
                   after: int = 4) -> tuple[str, str, str]:
     """(text before, the token, text after) of flat activation row `row` of `tokens` [n_windows, context],
@@ -79,3 +108,11 @@ def token_context(tokens: np.ndarray, row: int, decode: Callable[[np.ndarray], s
     line = tokens[window]
     return (decode(line[max(0, position - before):position]), decode(line[position:position + 1]),
             decode(line[position + 1:position + 1 + after]))
+
+
+def context_text(tokens: np.ndarray, row: int, decode: Callable[[np.ndarray], str]) -> str:
+    """`token_context` on one line, "…before[token]after…", with newlines and tabs shown as ⏎ and ⇥ and absolute
+    paths in the text broken (see MACHINE_PATH_TEXT)."""
+    before, token, after = token_context(tokens, row, decode)
+    text = f"…{before}[{token}]{after}…".replace("\n", "⏎").replace("\t", "⇥")
+    return MACHINE_PATH_TEXT.sub(r"∕\1∕", text)

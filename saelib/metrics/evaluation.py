@@ -66,3 +66,8 @@ def evaluate_sae(sae: SAE, activations: np.ndarray | torch.Tensor, batch_size: i
         calculator.add_batch(sae.decode(codes), chunk)
     rates = (counts / n).numpy()
     return SAEEvaluation(rates, float(rates.sum()), calculator.sum_squared_residual / n, calculator.compute())
+
+
+def never_firing_share(sae: SAE, activations: np.ndarray | torch.Tensor, batch_size: int = 8192) -> float:
+    """Share of the latents of `sae` that fire on none of the rows of `activations`."""
+    return float((firing_rates(sae, activations, batch_size) == 0).mean())

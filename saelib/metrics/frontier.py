@@ -1,10 +1,15 @@
-"""Comparing SAE sweeps on the L0–MSE plane (post 001's Pareto plot): log–log interpolation along a sweep, the
-coefficient at which a sweep reaches a target L0 (notebook 04's calibration of λ0), and dominance."""
+"""Comparing SAE sweeps on the L0–MSE plane (post 001's Pareto plot): a table of runs' L0 and MSE, log–log
+interpolation along a sweep, the coefficient at which a sweep reaches a target L0 (notebook 04's calibration of
+λ0), dominance, and where runs lie against a sweep's frontier."""
 
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
+import pandas as pd
+
+from saelib.metrics.evaluation import evaluate_sae
 
 
 def log_log_interp(xs: Sequence[float], ys: Sequence[float], x: float) -> float:
@@ -40,3 +45,31 @@ def coefficient_for_target(coefficients: Sequence[float], values: Sequence[float
 def dominates(l0: float, mse: float, reference_l0: float, reference_mse: float) -> bool:
     """Whether a run has both a lower L0 and a lower MSE than the reference."""
     return l0 < reference_l0 and mse < reference_mse
+
+
+def run_table(runs: Mapping[Hashable, Any], train_rows: np.ndarray) -> pd.DataFrame:
+    """One row per run (a `saelib.runs.SAERun`, keyed as in `runs`): held-out L0 and MSE (its evaluation), the same
+    on `train_rows` (unscaled training tokens, scaled by each run's input scale), explained variance, dead share,
+    and held-out over training-token L0."""
+    rows = {}
+    for key, run in runs.items():
+        held, train = run.evaluation, evaluate_sae(run.sae, train_rows * run.input_scale)
+        rows[key] = {"L0 held out": held.l0, "L0 train": train.l0, "MSE held out": held.mse, "MSE train": train.mse,
+                     "expl. var.": held.explained_variance, "dead share": held.dead_share}
+    table = pd.DataFrame(rows).T
+    table["L0 held out / train"] = table["L0 held out"] / table["L0 train"]
+    return table
+
+
+def frontier_counts(rows: pd.DataFrame, sweep: pd.DataFrame, reference: pd.Series, l0: str = "L0 held out",
+                    mse: str = "MSE held out") -> dict:
+    """Runs (`rows`) against a sweep's frontier (its MSE log–log interpolated at the same L0) and against the
+    sweep's reference run: n, how many dominate the reference, how many lie inside the sweep's L0 range, the share
+    of those below the frontier (0 when none) and their median MSE over the frontier's (1 when none)."""
+    frontier = [log_log_interp(sweep[l0], sweep[mse], x) for x in rows[l0]]
+    in_range = [(y, edge) for y, edge in zip(rows[mse], frontier, strict=True) if not math.isnan(edge)]
+    below_edge = sum(y < edge for y, edge in in_range)
+    return {"n": len(rows), "in_range": len(in_range), "below_share": below_edge / len(in_range) if in_range else 0.0,
+            "dominating": sum(dominates(x, y, reference[l0], reference[mse])
+                              for x, y in zip(rows[l0], rows[mse], strict=True)),
+            "mse_over_frontier": float(np.median([y / edge for y, edge in in_range])) if in_range else 1.0}

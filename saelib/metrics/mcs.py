@@ -8,6 +8,7 @@ the columns of the post's 128-by-J matrix D).
 import math
 
 import numpy as np
+import pandas as pd
 import torch
 from numpy.typing import ArrayLike, NDArray
 from scipy import special, stats
@@ -230,3 +231,69 @@ def low_mcs_causes(mcs: ArrayLike, firing_rates: ArrayLike, cosine_to_init: Arra
     live = np.where(cosine >= moved_cosine, LOW_MCS_CAUSES[1], found)
     low = np.where(firing == 0, LOW_MCS_CAUSES[0], live)
     return np.where(mcs >= cutoff, HIGH_MCS, low)
+
+
+def decoder_directions(sae: torch.nn.Module) -> NDArray[np.float32]:
+    """An SAE's dictionary: its W_dec rows (one feature direction per row) as a numpy array."""
+    return sae.W_dec.detach().cpu().numpy()
+
+
+def row_cosines(a: ArrayLike, b: ArrayLike) -> NDArray[np.float64]:
+    """Cosine of every row of A with the same row of B (say, each decoder direction with its initial one)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        raise ValueError(f"row cosines need two arrays of one shape, got {a.shape} and {b.shape}")
+    return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def low_part(values: ArrayLike, cutoff: float) -> NDArray[np.float64]:
+    """The MCS values below `cutoff`, or the lowest value alone if none is (a sample that then fails any
+    precondition on its size)."""
+    values = np.asarray(values)
+    return values[values < cutoff] if (values < cutoff).any() else np.sort(values)[:1]
+
+
+def mode_summary(values: ArrayLike, cutoff: float, bandwidth: float, min_relative_height: float) -> dict:
+    """The KDE modes of an MCS sample (`kde_modes` on its default grid), their number, the lowest and highest,
+    and the sample's share below `cutoff`."""
+    values = np.asarray(values)
+    modes = kde_modes(values, bandwidth, min_relative_height)
+    return {"n_modes": len(modes), "lowest_mode_at": modes.min(), "highest_mode_at": modes.max(),
+            "share_low": float((values < cutoff).mean()), "modes": modes}
+
+
+def random_mcs(n_features: int, n_reference: int, d: int, seed: int) -> NDArray[np.float32]:
+    """MCS of an N(0, 1) dictionary of `n_features` (seeded `seed`) against one of `n_reference` (`seed + 1`)."""
+    query, reference = random_dictionary(n_features, d, seed), random_dictionary(n_reference, d, seed + 1)
+    return max_cosine_similarity(query, reference)[0]
+
+
+def low_part_emd(learned: ArrayLike, baselines: list[ArrayLike], alt: ArrayLike, cutoff: float, n_null: int,
+                 seed: int) -> dict:
+    """Below `cutoff`: the mean EMD of a learned MCS sample to random baselines, against the n-matched null (n =
+    the smallest of the low parts), and its EMD to an other-parameters baseline `alt`. Returns n_low, the learned
+    EMD, the null's median, ratio (learned / null median), the null's shares above 2× its median and at or above
+    the learned EMD, alt ratio (EMD to alt / learned EMD), random-vs-alt ratio (the baselines' mean EMD to alt /
+    their mean EMD to each other) and the null draws."""
+    learned, alt = np.asarray(learned), np.asarray(alt)
+    low = low_part(learned, cutoff)
+    lows = [np.asarray(b)[np.asarray(b) < cutoff] for b in baselines]
+    alt_low = alt[alt < cutoff]
+    null = n_matched_null(min(len(low), *(len(b) for b in lows)), lows, n_null, seed=seed)
+    learned_emd, median = mean_emd_to(low, lows), np.median(null)
+    rand_rand = np.mean([mcs_emd(a, b) for i, a in enumerate(lows) for b in lows[i + 1:]])
+    return {"n_low": int((learned < cutoff).sum()), "learned EMD": learned_emd, "null median": median,
+            "ratio": learned_emd / median, "null share above 2x": float((null > 2 * median).mean()),
+            "null share >= learned": float((null >= learned_emd).mean()),
+            "alt ratio": mcs_emd(low, alt_low) / learned_emd,
+            "random-vs-alt ratio": mean_emd_to(alt_low, lows) / rand_rand, "null": null}
+
+
+def high_low_counts(mcs_by_size: dict[int, ArrayLike], cutoff: float) -> pd.DataFrame:
+    """Per dictionary size: how many features have MCS at or above `cutoff` (high-MCS), how many below, and the
+    high-MCS share of the size."""
+    sizes = list(mcs_by_size)
+    high = [int((np.asarray(mcs_by_size[s]) >= cutoff).sum()) for s in sizes]
+    low = [int((np.asarray(mcs_by_size[s]) < cutoff).sum()) for s in sizes]
+    counts = pd.DataFrame({"high-MCS": high, "low-MCS": low}, index=pd.Index(sizes, name="size"))
+    return counts.assign(**{"share high": counts["high-MCS"] / counts.index})

@@ -190,6 +190,18 @@ class L0ApproxTrainingSAE(StandardTrainingSAE):
             state_dict.pop(name, None)
 
 
+def post_recipe_config(d_in: int, d_sae: int, l0_coefficient: float, frequency_coefficient: float,
+                       min_frequency: float, frequency_window: int, epsilon: float = 0.2,
+                       l1_coefficient: float | None = None) -> L0ApproxTrainingSAEConfig:
+    """The post's L0approx recipe: the L1 reference's initialisation, b_dec started at the geometric median, no
+    pre-encoder bias; `l1_coefficient` swaps L0approx for plain L1 (the post's "frequency term with L1")."""
+    penalty: dict[str, Any] = (dict(sparsity_penalty="l1", l1_coefficient=l1_coefficient) if l1_coefficient
+                               else dict(l0_coefficient=l0_coefficient))
+    return L0ApproxTrainingSAEConfig(d_in=d_in, d_sae=d_sae, epsilon=epsilon, min_frequency=min_frequency,
+                                     frequency_coefficient=frequency_coefficient, frequency_window=frequency_window,
+                                     init="reference", b_dec_init="geometric_median", **penalty)
+
+
 def tanh_arm_config(d_in: int, d_sae: int, l0_coefficient: float,
                     **overrides: Any) -> JumpReLUTrainingSAEConfig:
     """sae-lens's JumpReLU SAE with its "tanh" sparsity loss Σ_f tanh(c · a_f · ||W_dec_f||), without a

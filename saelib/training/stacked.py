@@ -19,9 +19,13 @@ Two additions for the toys: latents that are dead at the start (silent on a prob
 same initialisation, because with non-negative toy data a latent pointing away from every sample never learns;
 and, optionally, latents silent since the previous check are redrawn at given steps ("resampling", with their Adam
 state reset), one of the two remedies for dead latents the 000 comments discuss.
+
+Two ways to set up a stack: `train_penalty_conditions` trains one copy of the base runs per (penalty form, weight)
+condition, and `train_on_generator` trains on pooled draws of a toy generator that uses torch's global generator
+(sae-lens's `ActivationGenerator`), seeding it.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -30,6 +34,7 @@ from tqdm.auto import tqdm
 from saelib.params import ParameterError, check_choice, check_int, check_positive
 from saelib.saes.init import sae_lens_decoder_rows
 from saelib.saes.orthogonal import PENALTIES, SCOPES, active_pairs, decoder_cosine_penalty
+from saelib.toy_data import run_streams
 
 PARAMETERS = ("W_enc", "W_dec", "b_enc", "b_dec")
 CLIP_EPS = 1e-6  # torch.nn.utils.clip_grad_norm_'s epsilon
@@ -292,3 +297,24 @@ def train_stacked(sample: Callable[[int], torch.Tensor], spec: StackSpec, l1: to
             resampled += dead.sum(1)
             fired.zero_()
     return StackedSAEs({name: value.detach() for name, value in params.items()}, spec.tied, resampled)
+
+
+def train_penalty_conditions(sample: Callable[[int], torch.Tensor], spec: StackSpec, l1: torch.Tensor,
+                             conditions: Sequence[tuple[str, float]], generator: torch.Generator) -> StackedSAEs:
+    """`train_stacked` with one copy of the n base runs (L1 weights l1 [n]) per (penalty form, weight) condition: copy
+    c (runs c · n to c · n + n - 1) trains under condition c, and every copy starts from the same initialisation and
+    sees the same batches. The form "none" trains without a decoder-cosine penalty."""
+    n = len(l1)
+    ortho = {form: torch.tensor([w if f == form else 0.0 for f, w in conditions for _ in range(n)])
+             for form in sorted({f for f, _ in conditions} - {"none"})}
+    return train_stacked(sample, spec, l1.repeat(len(conditions)), generator, ortho, copies=len(conditions))
+
+def train_on_generator(sample_codes: Callable[[int], torch.Tensor], directions: torch.Tensor, spec: StackSpec,
+                       l1: torch.Tensor, seed: int, pool_size: int) -> StackedSAEs:
+    """`train_stacked` for len(l1) runs on a toy generator's codes (`sample_codes(n)` -> [n, n_features], e.g. a
+    sae-lens `ActivationGenerator.sample`) mapped onto `directions`: one pool of `pool_size` rows, each run drawing
+    its own batches from it (`saelib.toy_data.run_streams`). sae-lens's generators draw from torch's global
+    generator, so `seed` seeds that before the pool is drawn, as well as the batches and the initialisation."""
+    torch.manual_seed(seed)
+    sample = run_streams(sample_codes, len(l1), directions, pool_size, torch.Generator().manual_seed(seed))
+    return train_stacked(sample, spec, l1, torch.Generator().manual_seed(seed))
