@@ -7,6 +7,7 @@ import torch
 from sae_lens.util import cosine_similarities
 
 from saelib.params import ParameterError
+from saelib.saes.orthogonal import decoder_cosine_penalty
 
 
 def cosine_matrix(learned: torch.Tensor, true_features: torch.Tensor) -> torch.Tensor:
@@ -37,8 +38,8 @@ def largest_pair_abs_cos(rows: torch.Tensor) -> float:
 
 
 def summed_pair_abs_cos(rows: torch.Tensor) -> float:
-    """Sum of |cos| over the pairs i < j of rows (the orthogonality penalty's "abs" form)."""
-    return float(abs_cosines(rows).triu(1).sum())
+    """Sum of |cos| over the pairs i < j of rows: the orthogonality penalty's "abs" form, evaluated."""
+    return float(decoder_cosine_penalty(rows.detach().float(), "abs"))
 
 
 def kth_neighbour_cosines(directions: torch.Tensor, ranks: Sequence[int] = (1, 10, 100)) -> dict[int, torch.Tensor]:
