@@ -1,9 +1,10 @@
 """Notebook parameters: profiles (`smoke`, `default`, `paper`) and up-front validation.
 
-Every notebook's `parameters` cell sets PROFILE and SEED and leaves each tunable parameter at None;
-`P = resolve_profile(PROFILE, globals(), NAME=per_profile(smoke, default, paper), OTHER=value, ...)` fills the Nones
-from the profile (each setting written once), so a papermill `-p NAME value` overrides the profile. The checks
-raise `ParameterError` naming the bad parameter before any compute starts.
+Every notebook's `parameters` cell is its profile table, each setting written once with its comment:
+`PROFILE = "default"`, `SEED = 0`, then `N_STEPS = per_profile(40, 2500, 80_000)` (one value per profile) or
+`LR = 4e-4` (the same in every profile). A papermill `-p NAME value` overrides either. The next cell calls
+`P = resolve_profile(globals())`; the checks raise `ParameterError` naming the bad parameter before any
+compute starts.
 """
 
 import math
@@ -37,19 +38,36 @@ def per_profile(smoke: Any, default: Any, paper: Any) -> PerProfile:
     return PerProfile(smoke, default, paper)
 
 
-def resolve_profile(profile: str, namespace: Mapping[str, Any], **settings: Any) -> SimpleNamespace:
-    """The notebook's settings for `profile`: each setting's profile value (a `per_profile(...)` or one value for
-    every profile), overridden by the notebook variable of the same name in `namespace` when that is not None
-    (papermill's `-p NAME value`). PROFILE and SEED are taken from the namespace and checked."""
+def parameter_names(namespace: Mapping[str, Any]) -> list[str]:
+    """The names the parameters cell defines: PROFILE and the ALL-CAPS names right after it (a namespace keeps the
+    order in which its names were first defined; IPython's own `_` names are skipped)."""
+    names = list(namespace)
+    if "PROFILE" not in names:
+        raise ParameterError("PROFILE", "the parameters cell must define PROFILE first")
+    found = []
+    for name in names[names.index("PROFILE"):]:
+        if name.startswith("_"):
+            continue
+        if not name.isupper():
+            break
+        found.append(name)
+    return found
+
+
+def resolve_profile(namespace: Mapping[str, Any]) -> SimpleNamespace:
+    """The parameters cell's settings for its PROFILE: a `per_profile(...)` setting takes the profile's value, any
+    other value (one for every profile, or papermill's `-p NAME value`) is taken as it is. PROFILE and SEED are
+    checked."""
+    names = parameter_names(namespace)
+    profile = namespace["PROFILE"]
     check_choice("PROFILE", profile, PROFILE_NAMES)
-    seed = namespace.get("SEED", 0)
-    check_int("SEED", seed, minimum=0)
-    resolved = {}
-    for name, setting in settings.items():
-        chosen = getattr(setting, profile) if isinstance(setting, PerProfile) else setting
-        override = namespace.get(name)
-        resolved[name] = chosen if override is None else override
-    return SimpleNamespace(PROFILE=profile, SEED=seed, **resolved)
+    check_int("SEED", namespace.get("SEED"), minimum=0)
+    for name, setting in namespace.items():
+        if isinstance(setting, PerProfile) and name not in names:
+            raise ParameterError(name, "is not among the parameters cell's names (it was added after the kernel first "
+                                 "ran that cell): restart the kernel and run the notebook from the top", setting)
+    return SimpleNamespace(**{name: getattr(namespace[name], profile) if isinstance(namespace[name], PerProfile)
+                              else namespace[name] for name in names})
 
 
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> None:
@@ -118,6 +136,29 @@ def _each(check: Callable[[str, Any], None]) -> Callable[[str, Any], None]:
 def check_count(name: str, value: Any) -> None:
     """`value` must be an integer >= 1."""
     check_int(name, value, minimum=1)
+
+
+def check_ints(name: str, values: Any, minimum: int | None = None, maximum: int | None = None,
+               increasing: bool = False, at_least: int = 1) -> None:
+    """`values` must be a list of at least `at_least` integers within [minimum, maximum] (each named `NAME[i]`),
+    strictly increasing when `increasing`."""
+    check_nonempty(name, values)
+    for i, v in enumerate(values):
+        check_int(f"{name}[{i}]", v, minimum, maximum)
+    if len(values) < at_least:
+        raise ParameterError(name, f"needs at least {at_least} values", values)
+    if increasing and any(a >= b for a, b in zip(values, values[1:], strict=False)):
+        raise ParameterError(name, "must be strictly increasing", values)
+
+
+def check_interval(name: str, pair: Any, minimum: float | None = None, maximum: float | None = None) -> None:
+    """`pair` must be (smallest, largest) with minimum <= smallest < largest <= maximum (either bound optional)."""
+    if isinstance(pair, str) or not isinstance(pair, Sequence) or len(pair) != 2:
+        raise ParameterError(name, "must be (smallest, largest)", pair)
+    for end in pair:
+        check_range(name, end, minimum, maximum)
+    if not pair[0] < pair[1]:
+        raise ParameterError(name, "must be (smallest, largest) with smallest < largest", pair)
 
 
 PARAMETER_KINDS = {

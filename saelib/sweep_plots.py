@@ -1,7 +1,9 @@
-"""Figures of SAE sweeps, generic over arms (notebook 04's): training curves, runs on the L0–MSE plane, one bar per
-run, log10-density histograms per sweep, and the power-law fit of one density distribution. A sweep table is
-indexed by (arm, coefficient) with the columns of `saelib.metrics.frontier.run_table`; arm i is drawn in colour Ci."""
+"""Figures of SAE sweeps, generic over arms (notebook 04's): training curves, the calibration of a coefficient, runs
+on the L0–MSE plane, one bar per run (dead latents), log10-density histograms per sweep, the power-law fit of density
+distributions and the positional profiles of dense latents. A sweep table is indexed by (arm, coefficient) with the
+columns of `saelib.metrics.frontier.run_table`; arm i is drawn in colour Ci."""
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -91,3 +93,57 @@ def power_law_panel(ax: plt.Axes, density: np.ndarray, edges: np.ndarray, colour
     ax.plot(centres, 10 ** (fit.intercept + fit.slope * centres), color=colour,
             label=f"fit: slope {fit.slope:.2f}, R² {fit.r_squared:.2f}")
     return fit
+
+
+def calibration_plot(c_grid: Sequence[float], grid_l0: Sequence[float], reference: tuple[float, float],
+                     target: tuple[float, float], chosen: tuple[float, float], xlabel: str) -> plt.Figure:
+    """Held-out L0 along the calibration grid of c, with the L1 reference's L0 (`reference`: L0, its λ1) and the
+    target (`target`: L0, its ratio to the reference's) as lines and the chosen c's trained run (`chosen`: c, L0)
+    starred; both axes logarithmic."""
+    (reference_l0, l1), (target_l0, target_ratio) = reference, target
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    ax.plot(c_grid, grid_l0, "o-", color="C1", label="calibration grid (anchor λ0 × c, full length)")
+    ax.axhline(reference_l0, color="C0", linestyle="--", label=f"L1 reference (λ1 = {l1:g})")
+    ax.axhline(target_l0, color="k", linestyle=":", label=f"target: {target_ratio:g} × the reference's L0")
+    ax.scatter([chosen[0]], [chosen[1]], marker="*", s=250, color="k", zorder=5, label="chosen c, trained")
+    ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="held-out L0 (active latents per token)",
+           title="Calibration of c at full length")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def dead_latent_bars(dead_percent: pd.Series, threshold: float, threshold_label: str, title: str) -> plt.Figure:
+    """`bars_by_arm` of each run's dead latents (percent of the width, held out), with `threshold` (percent) dashed."""
+    fig, ax = plt.subplots(figsize=(11, 4))
+    bars_by_arm(ax, dead_percent)
+    ax.axhline(threshold, color="0.5", linestyle="--", label=threshold_label)
+    ax.set(ylabel="dead latents (% of width, held out)", title=title)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def power_law_figure(densities: Mapping[str, tuple[np.ndarray, Any]], edges: np.ndarray, floor: float,
+                     title: str) -> tuple[plt.Figure, list[PowerLawFit | None]]:
+    """`power_law_panel` of each named (density, colour) on one axis with log-scaled counts, `floor` (s_min)
+    dashed; returns the figure and the fits, in the order of `densities`."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fits = [power_law_panel(ax, density, edges, colour, name) for name, (density, colour) in densities.items()]
+    ax.axvline(math.log10(floor), color="0.5", linestyle="--", label="s_min")
+    ax.set(yscale="log", xlabel="log10 latent density (held out)",
+           ylabel=f"latents per {edges[1] - edges[0]:g}-decade bin", title=title)
+    ax.legend(fontsize=7)
+    return fig, fits
+
+
+def positional_profiles(profiles: Mapping[int, tuple[pd.Series, float]], density: np.ndarray, window: int,
+                        run: str) -> plt.Figure:
+    """One line per dense latent of the `run` (latent: its `position_profile`, i.e. mean activation by position and
+    η²) against position in the `window`-token context, labelled with its density and η²."""
+    fig, ax = plt.subplots(figsize=(9, 4))
+    for latent, (by_position, eta) in profiles.items():
+        ax.plot(by_position.index, by_position.values,
+                label=f"latent {latent}: density {density[latent]:.2f}, η² {eta:.2f}")
+    ax.set(xlabel=f"position in the {window}-token window", ylabel="mean activation (held out)",
+           title=f"The {len(profiles)} densest latents of the {run} run, by position")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    return fig

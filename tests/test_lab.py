@@ -50,9 +50,9 @@ import saelib
 import saelib.activations
 import saelib.paths
 import saelib.target_model
-from saelib.params import per_profile, resolve_profile
+from saelib.params import resolve_profile
 
-P = resolve_profile(PROFILE, globals(), N_STEPS=per_profile(50, 500, 5000))
+P = resolve_profile(globals())
 {"saelib": saelib.__file__, "prefix": sys.prefix, "TQDM_DISABLE": os.environ.get("TQDM_DISABLE"),
  "backend": matplotlib.get_backend(), "figures": str(saelib.paths.FIGURES),
  "widget_bars": {name: issubclass(module.tqdm, widget_tqdm) for name, module in sys.modules.items()
@@ -76,8 +76,9 @@ ax.set(xlabel="latent", ylabel="decoder norm")
 plt.show()"""
 CELLS = [  # (cell type, source): a small notebook written like the companion's, run at the smoke profile
     ("markdown", "# Lab check\n\nA tiny SAE trains with a progress bar, then a figure."),
-    ("parameters", "PROFILE = \"smoke\"  # smoke | default | paper\nSEED = 0  # every random draw derives from it\n"
-                   "N_STEPS = None  # training steps (the profile's value when None)"),
+    ("parameters", "from saelib.params import per_profile\nPROFILE = \"smoke\"  # smoke | default | paper\n"
+                   "SEED = 0  # every random draw derives from it\n"
+                   "N_STEPS = per_profile(50, 500, 5000)  # training steps"),
     ("code", SETUP_SOURCE),
     ("code", TRAIN_SOURCE),
     ("code", FIGURE_SOURCE),

@@ -5,9 +5,11 @@ notebooks) a last cell that nbval compares: the verdict table, without numbers."
 import json
 import re
 
+import papermill
 import pytest
 
 from saelib.claims import NOTEBOOKS
+from saelib.params import parameter_names, resolve_profile
 from saelib.paths import ROOT
 from saelib.runner import output_problems
 
@@ -31,6 +33,18 @@ def test_kernel_parameters_and_stored_outputs(stem):
     assert re.search(r"^SEED = ", "".join(parameters["source"]), re.M)
     assert any(c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code"), "committed without outputs"
     assert output_problems(nb) == []
+
+
+@pytest.mark.parametrize("stem", NOTEBOOKS)
+def test_the_parameters_papermill_sees_are_those_the_notebook_resolves(stem):
+    """papermill's `-p` (and the runner's name check) and `resolve_profile` agree on the parameters, at every
+    profile."""
+    source = "".join(next(c for c in load(stem)["cells"] if "parameters" in c["metadata"].get("tags", []))["source"])
+    namespace = {}
+    exec(source, namespace)
+    assert parameter_names(namespace) == list(papermill.inspect_notebook(str(ROOT / "notebooks" / f"{stem}.ipynb")))
+    for profile in ("smoke", "default", "paper"):
+        assert list(vars(resolve_profile(namespace | {"PROFILE": profile}))) == parameter_names(namespace)
 
 
 @pytest.mark.parametrize("stem", NOTEBOOKS)

@@ -8,8 +8,12 @@ import pandas as pd  # noqa: E402
 from saelib.sweep_plots import (  # noqa: E402
     arm_colours,
     bars_by_arm,
+    calibration_plot,
+    dead_latent_bars,
     density_histograms,
     l0_mse_planes,
+    positional_profiles,
+    power_law_figure,
     power_law_panel,
     training_curves,
 )
@@ -71,4 +75,52 @@ def test_power_law_panel_returns_the_fit_it_draws_and_none_below_three_bins():
     assert np.allclose(ax.lines[0].get_ydata(), 10 ** (fit.intercept + fit.slope * (edges[:-1] + 0.25)))
     assert power_law_panel(ax, np.array([0.5, 0.5, 0.01]), edges, "C1", "few") is None
     assert len(ax.lines) == 1 and len(ax.collections) == 2
+    plt.close("all")
+
+
+def test_calibration_plot_draws_the_grid_both_lines_and_the_chosen_run():
+    fig = calibration_plot([100.0, 1000.0], [20.0, 4.0], (10.0, 2.0), (9.4, 0.94), (300.0, 9.0), xlabel="c")
+    ax = fig.axes[0]
+    assert len(fig.axes) == 1 and len(ax.lines) == 3
+    assert list(ax.lines[0].get_xdata()) == [100.0, 1000.0] and list(ax.lines[0].get_ydata()) == [20.0, 4.0]
+    assert [list(line.get_ydata()) for line in ax.lines[1:]] == [[10.0, 10.0], [9.4, 9.4]]
+    assert np.allclose(ax.collections[0].get_offsets(), [[300.0, 9.0]])
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[1:3] == ["L1 reference (λ1 = 2)", "target: 0.94 × the reference's L0"]
+    assert ax.get_xlabel() == "c" and ax.get_xscale() == ax.get_yscale() == "log"
+    plt.close("all")
+
+
+def test_dead_latent_bars_one_bar_per_run_and_the_threshold():
+    fig = dead_latent_bars(100 * TABLE["MSE"], 5, "floor", title="dead")
+    ax = fig.axes[0]
+    assert [p.get_height() for p in ax.patches] == [100.0, 200.0, 150.0, 120.0]
+    assert list(ax.lines[0].get_ydata()) == [5, 5] and ax.get_legend().get_texts()[0].get_text() == "floor"
+    assert ax.get_title() == "dead" and ax.get_ylabel() == "dead latents (% of width, held out)"
+    plt.close("all")
+
+
+def test_power_law_figure_returns_one_fit_per_distribution_in_order():
+    edges = np.arange(-3.0, 0.01, 0.5)
+    counts = [40, 20, 10, 5, 3, 2]
+    density = np.concatenate([np.full(n, 10 ** (lo + 0.25)) for lo, n in zip(edges[:-1], counts, strict=True)])
+    fig, fits = power_law_figure({"a": (density, "C0"), "b": (np.array([0.5, 0.5]), "C1")}, edges, 1e-3, "t")
+    ax = fig.axes[0]
+    assert fits[0] is not None and fits[0].n_bins == 6 and fits[1] is None
+    assert len(ax.collections) == 2 and len(ax.lines) == 2  # the fit of "a", then the s_min line
+    assert list(ax.lines[1].get_xdata()) == [-3.0, -3.0]
+    assert ax.get_ylabel() == "latents per 0.5-decade bin" and ax.get_yscale() == "log" and ax.get_title() == "t"
+    plt.close("all")
+
+
+def test_positional_profiles_one_line_per_latent_with_its_profile():
+    profiles = {7: (pd.Series([1.0, 2.0, 3.0]), 0.9), 2: (pd.Series([0.5, 0.5, 0.5]), 0.0)}
+    density = np.linspace(0, 1, 11)
+    fig = positional_profiles(profiles, density, 3, run="λ0 = 7e-05 × c")
+    ax = fig.axes[0]
+    assert [list(line.get_ydata()) for line in ax.lines] == [[1.0, 2.0, 3.0], [0.5, 0.5, 0.5]]
+    assert [line.get_label() for line in ax.lines] == ["latent 7: density 0.70, η² 0.90",
+                                                       "latent 2: density 0.20, η² 0.00"]
+    assert ax.get_title() == "The 2 densest latents of the λ0 = 7e-05 × c run, by position"
+    assert ax.get_xlabel() == "position in the 3-token window"
     plt.close("all")
