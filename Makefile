@@ -16,6 +16,12 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 TEST_ARTIFACTS := $(CURDIR)/build/test-artifacts
 SEED_ARTIFACTS := $(CURDIR)/build/seeds
 K ?= 3
+# make paper: which notebooks, at which profile, into which folders (a test runs it on one notebook at smoke size)
+PAPER_NOTEBOOKS ?= $(NOTEBOOKS)
+PAPER_PROFILE ?= paper
+PAPER_ARTIFACTS ?= $(CURDIR)/build/paper
+PAPER_RESULTS ?= results/paper
+PAPER_REPORT ?= 1
 
 # Headless runs: no GUI backend, no progress bars (they stay on when a person runs a notebook).
 export MPLBACKEND := Agg
@@ -23,7 +29,7 @@ export TQDM_DISABLE := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export PATH := $(abspath $(ENV_DIR))/bin:$(PATH)
 
-.PHONY: help env all notebooks report seeds test test-fast test-notebooks lint bench clean
+.PHONY: help env all notebooks report seeds paper test test-fast test-notebooks lint bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -55,6 +61,15 @@ seeds: $(STAMP) ## Re-run every notebook at K further seeds (K=3; make seeds K=5
 		cp $$out/results/claims/*.json results/seeds/seed-$$k/claims/; \
 	done
 	$(MAKE) report
+
+paper: $(STAMP) ## Run notebooks at the posts' scale (PAPER_NOTEBOOKS="notebooks/00_target_model.ipynb ..."; notebook 00 first) into build/paper/, ledgers to results/paper/
+	@for nb in $(PAPER_NOTEBOOKS); do echo "paper ($(PAPER_PROFILE)): $$nb"; \
+		mkdir -p $(PAPER_ARTIFACTS)/notebooks; \
+		SAELIB_ARTIFACTS=$(PAPER_ARTIFACTS) $(PY) -m saelib.runner $$nb \
+			--output $(PAPER_ARTIFACTS)/notebooks/$$(basename $$nb) -p PROFILE $(PAPER_PROFILE); \
+		$(PY) -m saelib.report collect $(PAPER_ARTIFACTS)/results $(PAPER_RESULTS) $$(basename $$nb .ipynb); \
+	done
+	@if [ "$(PAPER_REPORT)" = 1 ]; then $(MAKE) report; fi
 
 test: test-fast test-notebooks ## Unit tests, smoke-profile notebook runs, and nbval over the notebooks
 

@@ -149,3 +149,19 @@ def plot_tied_vs_untied(measured: Mapping[str, Measured], l1: float, p3: float) 
         ax.set(ylim=(0, 1.05), xlabel="weights", ylabel="share of seeds (95% interval)")
         ax.set_title(title, fontsize="small")
     return fig
+
+
+def plot_objective_curves(stacks: Mapping[str, StackedSAEs], fraction: float) -> plt.Figure:
+    """Each stack's held-out training objective over training, every run divided by its last value (1 = where it
+    ended), with the last `fraction` of training shaded: the stretch the convergence measure fits."""
+    n = len(stacks)
+    columns = min(n, 4)
+    fig, axes = plt.subplots(-(-n // columns), columns, figsize=(4.2 * columns, 3.2 * -(-n // columns)),
+                             squeeze=False)
+    for ax, (name, stack) in zip(axes.flat, stacks.items(), strict=False):
+        ax.plot(stack.curve_steps, stack.curve / stack.curve[-1], color="C0", alpha=0.15, lw=0.8)
+        ax.axvspan((1 - fraction) * stack.curve_steps[-1], stack.curve_steps[-1], color="0.9", zorder=0)
+        ax.set(yscale="log", title=name, xlabel="optimiser step", ylabel="held-out objective / final value")
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig

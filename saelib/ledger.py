@@ -1,23 +1,20 @@
-"""The claims ledger: one verdict row per claim per notebook run, decided from declared criteria.
+"""The claims ledger: one verdict row per claim per notebook run, decided by the claim's rule in
+`saelib/claims.toml`.
 
-A notebook opens `Ledger(notebook, parameters)` and calls `ledger.decide(claim_id, measured, reproduced=...,
-partly=..., precondition=...)` once per claim:
+A notebook opens `Ledger(notebook, parameters)` and calls `ledger.decide(claim_id, measured)` once per claim. It
+builds no criteria: the rule (reproduced, partly, precondition) is data in the claims file, written before the run,
+with a history of every change (`saelib.claims`). `measured` maps names to numbers, or to values made with a kind
+(`share(x)`, `run_share(x)`, `count(n)`, `ratio(r)`, `loss(l)`, `score(s)`, `flag(b)`, `value(v)`); the claims file
+declares each name's kind, and the kind declares the tolerance within which another machine's run must reproduce
+the number (`TOLERANCES`). A name the rule reads but the notebook does not measure, a name the notebook measures but
+the claims file does not declare, or a kind other than the declared one is an error. A value may carry a note
+(`about`), such as the run whose curve decides `flatness`; the row keeps it.
 
-- `measured` maps names to values made with a kind (`share(x)`, `run_share(x)`, `count(n)`, `ratio(r)`, `loss(l)`,
-  `score(s)`, `flag(b)`, `value(v)`); the kind declares the tolerance within which another machine's run must
-  reproduce the number (`TOLERANCES`), so the tolerance is written once per kind, never per notebook;
-- the criteria are small declarations (`at_least("share_low", 0.1)`, `between(...)`, `all_of(...)`,
-  `any_of(...)`) over those names. The verdict and the threshold text in the ledger are both built from the same
-  declaration, so they cannot drift apart:
-    * `not testable` if a precondition is declared and fails (the row names it and the measured value),
-    * else `reproduced` if the `reproduced` criterion holds,
-    * else `partly reproduced` if the `partly` criterion holds,
-    * else `not reproduced`.
-
-Rows are written atomically to results/claims/<notebook>.json after every call. `ledger.verdict_table()` is what
-nbval compares: ids, verdicts, the names of the measured values and the committed verdicts across seeds, no
-numbers. Numbers are compared against the committed reference ledgers by `check_ledgers` (run by `make test` as
-`python -m saelib.ledger check ...`) within each kind's tolerance.
+Rows are written atomically to results/claims/<notebook>.json after every call, with the digest of the rule each
+was decided under and the digests of the notebook's code and of saelib's source, so REPORT.md can tell a verdict
+of the current rule and code from a stale one. `ledger.verdict_table()` is what nbval compares: ids, verdicts and
+measured names of this run, no numbers. Numbers are compared against the committed reference ledgers by
+`check_ledgers` (run by `make test` as `python -m saelib.ledger check ...`) within each kind's tolerance.
 """
 
 import argparse
@@ -29,13 +26,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
+from scipy.stats import t as student_t
 
 from saelib.atomic import atomic_write_json
-from saelib.claims import CLAIMS, NOTEBOOKS, claims_of
+from saelib.claims import CLAIMS, NOTEBOOKS
+from saelib.metrics.convergence import worst_change
 from saelib.paths import RESULTS, ROOT
-from saelib.repro import environment_fingerprint
+from saelib.repro import code_digests, environment_fingerprint
 
 VERDICTS = ("reproduced", "partly reproduced", "not reproduced", "not testable")
 VERDICT_LETTERS = {"reproduced": "R", "partly reproduced": "P", "not reproduced": "N", "not testable": "T"}
@@ -83,20 +83,21 @@ TOLERANCES: dict[str, Tolerance] = {
 
 @dataclass(frozen=True)
 class Measured:
-    """A measured number and its kind (a key of TOLERANCES)."""
+    """A measured number, its kind (a key of TOLERANCES) or None (the claims file's), and an optional note."""
 
     value: float
-    kind: str
+    kind: str | None = None
+    about: str | None = None
 
 
-def _measured(value: Any, kind: str) -> Measured:
+def _measured(value: Any, kind: str | None, about: str | None = None) -> Measured:
     """A finite number of a known kind."""
     if isinstance(value, bool):
         value = float(value)
     number = float(value)
     if not math.isfinite(number):
-        raise LedgerError(f"a measured {kind} is {number}; ledger values must be finite")
-    return Measured(number, kind)
+        raise LedgerError(f"a measured {kind or 'value'} is {number}; ledger values must be finite")
+    return Measured(number, kind, about)
 
 
 def share(x: Any) -> Measured:
@@ -134,9 +135,16 @@ def flag(x: Any) -> Measured:
     return _measured(bool(x), "flag")
 
 
-def value(x: Any) -> Measured:
-    """Any other number (a slope, a signed relative change)."""
-    return _measured(x, "value")
+def value(x: Any, about: str | None = None) -> Measured:
+    """Any other number (a slope, a signed relative change), with an optional note on where it comes from."""
+    return _measured(x, "value", about)
+
+
+def flatness(changes: Mapping[str, float]) -> Measured:
+    """The convergence requirement's `flatness`: the largest |end change| among named curves (per 10% of training,
+    `saelib.metrics.convergence`), noted with the curve that sets it."""
+    worst, name = worst_change(changes)
+    return value(worst, about=f"{name} changes {changes[name]:+.1%} per 10% of training")
 
 
 def share_with_interval(name: str, successes: int, n: int, confidence: float = 0.95) -> dict[str, Measured]:
@@ -160,165 +168,6 @@ def shown(measured: Mapping[str, Measured], name: str) -> str:
             f"[{measured[f'{name}_low'].value:.2f}–{measured[f'{name}_high'].value:.2f}]")
 
 
-# --- criteria -------------------------------------------------------------------------------------------------
-
-OPERATORS = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "between": "in"}
-
-
-@dataclass(frozen=True)
-class Check:
-    """One comparison of a measured value with a bound (or a closed interval for "between")."""
-
-    measure: str
-    op: str
-    bound: float | tuple[float, float]
-
-    def holds(self, measured: Mapping[str, float]) -> bool:
-        """Whether the measured value satisfies the comparison (a missing value does not)."""
-        if self.measure not in measured:
-            return False
-        x = measured[self.measure]
-        if self.op == "between":
-            return self.bound[0] <= x <= self.bound[1]
-        return {">=": x >= self.bound, "<=": x <= self.bound, ">": x > self.bound, "<": x < self.bound}[self.op]
-
-    def text(self) -> str:
-        """The comparison in words, e.g. "share_low ≥ 0.1"."""
-        if self.op == "between":
-            return f"{self.bound[0]:g} ≤ {self.measure} ≤ {self.bound[1]:g}"
-        return f"{self.measure} {OPERATORS[self.op]} {self.bound:g}"
-
-    def failures(self, measured: Mapping[str, float]) -> list[str]:
-        """Why it fails: the comparison with the measured value, or [] if it holds."""
-        if self.holds(measured):
-            return []
-        shown = f"{measured[self.measure]:.3g}" if self.measure in measured else "not measured"
-        return [f"{self.text()} fails ({self.measure} = {shown})"]
-
-    def to_json(self) -> list[Any]:
-        return [self.measure, self.op, list(self.bound) if isinstance(self.bound, tuple) else self.bound]
-
-
-@dataclass(frozen=True)
-class Combination:
-    """All or any of several criteria."""
-
-    mode: str  # "all" or "any"
-    parts: tuple["Criterion", ...]
-
-    def holds(self, measured: Mapping[str, float]) -> bool:
-        results = [part.holds(measured) for part in self.parts]
-        return all(results) if self.mode == "all" else any(results)
-
-    def text(self) -> str:
-        joiner = " and " if self.mode == "all" else " or "
-        return joiner.join(f"({p.text()})" if isinstance(p, Combination) else p.text() for p in self.parts)
-
-    def failures(self, measured: Mapping[str, float]) -> list[str]:
-        if self.holds(measured):
-            return []
-        return [reason for part in self.parts for reason in part.failures(measured)]
-
-    def to_json(self) -> dict[str, Any]:
-        return {self.mode: [part.to_json() for part in self.parts]}
-
-
-Criterion = Check | Combination
-
-
-def _check(measure: str, op: str, bound: float | tuple[float, float]) -> Check:
-    """A validated Check."""
-    if not isinstance(measure, str) or not measure:
-        raise LedgerError(f"a criterion needs the name of a measured value, got {measure!r}")
-    bounds = bound if isinstance(bound, tuple) else (bound,)
-    if not all(isinstance(b, (int, float)) and math.isfinite(b) for b in bounds):
-        raise LedgerError(f"criterion on {measure}: bound {bound!r} must be finite numbers")
-    return Check(measure, op, tuple(float(b) for b in bound) if isinstance(bound, tuple) else float(bound))
-
-
-def at_least(measure: str, bound: float) -> Check:
-    """measure ≥ bound."""
-    return _check(measure, ">=", bound)
-
-
-def at_most(measure: str, bound: float) -> Check:
-    """measure ≤ bound."""
-    return _check(measure, "<=", bound)
-
-
-def above(measure: str, bound: float) -> Check:
-    """measure > bound."""
-    return _check(measure, ">", bound)
-
-
-def below(measure: str, bound: float) -> Check:
-    """measure < bound."""
-    return _check(measure, "<", bound)
-
-
-def between(measure: str, low: float, high: float) -> Check:
-    """low ≤ measure ≤ high."""
-    if not low <= high:
-        raise LedgerError(f"criterion on {measure}: between({low}, {high}) needs low <= high")
-    return _check(measure, "between", (low, high))
-
-
-def all_of(*parts: Criterion) -> Combination:
-    """Every part holds."""
-    return Combination("all", tuple(parts))
-
-
-def any_of(*parts: Criterion) -> Combination:
-    """At least one part holds."""
-    return Combination("any", tuple(parts))
-
-
-def criterion_from_json(data: Any) -> Criterion:
-    """A criterion back from its `to_json` form."""
-    if isinstance(data, dict):
-        (mode, parts), = data.items()
-        return Combination(mode, tuple(criterion_from_json(p) for p in parts))
-    measure, op, bound = data
-    return Check(measure, op, tuple(bound) if isinstance(bound, list) else bound)
-
-
-def criterion_names(criterion: Criterion | None) -> set[str]:
-    """The measured names a criterion reads."""
-    if criterion is None:
-        return set()
-    if isinstance(criterion, Check):
-        return {criterion.measure}
-    return set().union(*(criterion_names(p) for p in criterion.parts))
-
-
-def decide(measured: Mapping[str, float], reproduced: Criterion, partly: Criterion | None = None,
-           precondition: Criterion | None = None) -> tuple[str, str]:
-    """(verdict, reason): the precondition first, then reproduced, then partly (module docstring)."""
-    if precondition is not None and not precondition.holds(measured):
-        return "not testable", "precondition not met: " + "; ".join(precondition.failures(measured))
-    if reproduced.holds(measured):
-        return "reproduced", ""
-    if partly is not None and partly.holds(measured):
-        return "partly reproduced", ""
-    return "not reproduced", ""
-
-
-def threshold_text(reproduced: Criterion, partly: Criterion | None, precondition: Criterion | None) -> str:
-    """The ledger's threshold column, built from the same criteria the verdict is decided by."""
-    text = f"reproduced if {reproduced.text()}"
-    if partly is not None:
-        text += f"; partly if {partly.text()}"
-    if precondition is not None:
-        text += f"; not testable unless {precondition.text()}"
-    return text
-
-
-def verdict_of_row(row: Mapping[str, Any]) -> str:
-    """The verdict a stored ledger row's criteria give for its stored numbers."""
-    criteria = {k: criterion_from_json(v) if v is not None else None for k, v in row["criteria"].items()}
-    return decide(row["measured"], criteria["reproduced"], criteria["partly"], criteria["precondition"])[0]
-
-
 # --- the ledger -----------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -330,17 +179,11 @@ class Verdict:
     threshold: str
     reason: str
     measured: dict[str, float]
-    seeds: tuple[tuple[int, str], ...] = ()  # the committed verdicts of this claim by seed
 
     def _repr_markdown_(self) -> str:
         values = ", ".join(f"{k} = {v:.3g}" for k, v in self.measured.items())
         reason = f" — {self.reason}" if self.reason else ""
-        across = ""
-        if self.seeds:
-            note = "**flips between seeds**" if flips(self.seeds) else "the same at every seed"
-            across = f"  \ncommitted verdicts by seed ({', '.join(str(s) for s, _ in self.seeds)}): " \
-                     f"{seeds_text(self.seeds)}, {note}"
-        return f"**{self.claim_id}: {self.verdict}**{reason}  \n{self.threshold}  \nmeasured: {values}{across}"
+        return f"**{self.claim_id}: {self.verdict}**{reason}  \n{self.threshold}  \nmeasured: {values}"
 
     def __repr__(self) -> str:
         return f"{self.claim_id}: {self.verdict}"
@@ -353,49 +196,34 @@ def seed_ledgers(folder: Path = SEED_RUNS) -> dict[int, Path]:
 
 
 def rows_in(folder: Path) -> dict[str, dict[str, Any]]:
-    """claim id → ledger row of every ledger in a claims folder."""
+    """claim id → ledger row of every ledger in a claims folder (each row with its ledger's `code` digests)."""
     rows = {}
     for path in sorted(Path(folder).glob("*.json")):
-        rows.update({row["id"]: row for row in json.loads(path.read_text())["claims"]})
+        ledger = json.loads(path.read_text())
+        rows.update({row["id"]: {**row, "code": ledger.get("code", {})} for row in ledger.get("claims", [])})
     return rows
 
 
-def verdicts_in(folder: Path) -> dict[str, str]:
-    """claim id → verdict of every ledger in a claims folder."""
-    return {claim_id: row["verdict"] for claim_id, row in rows_in(folder).items()}
+def seed_unit_share(shares: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high) of per-master-seed shares with a Student-t interval over seeds, clipped to [0, 1]: each
+    master seed redraws the data, so it is one observation, and the runs within it are not independent of each
+    other (two or more seeds needed)."""
+    values = np.asarray(shares, dtype=float)
+    if len(values) < 2:
+        raise LedgerError(f"an interval over master seeds needs at least 2 seeds, got {len(values)}")
+    mean, spread = float(values.mean()), float(values.std(ddof=1) / math.sqrt(len(values)))
+    half = float(student_t.ppf(0.5 + confidence / 2, len(values) - 1)) * spread
+    return mean, max(0.0, mean - half), min(1.0, mean + half)
 
 
 def pooled_share(claim_id: str, name: str, reference: Path = REFERENCE,
-                 seeds: Path = SEED_RUNS) -> tuple[list[int], dict[str, Measured]]:
-    """(the seeds pooled, `name`'s share with its Wilson interval) over one claim's committed runs: the successes
-    ({name}_share × {name}_n) and trials ({name}_n) of every seed summed; ([], {}) when no committed run has it."""
+                 seeds: Path = SEED_RUNS) -> tuple[list[int], tuple[float, float, float] | None]:
+    """(the master seeds found, (mean, low, high) of `name`'s per-seed share with the master seed as the unit) over
+    one claim's committed runs; None for the interval when fewer than 2 seeds have it."""
     folders = {0: Path(reference), **seed_ledgers(seeds)}
     found = {seed: rows_in(folder).get(claim_id, {}).get("measured", {}) for seed, folder in sorted(folders.items())}
-    runs = {seed: m for seed, m in found.items() if f"{name}_share" in m and f"{name}_n" in m}
-    if not runs:
-        return [], {}
-    successes = sum(round(m[f"{name}_share"] * m[f"{name}_n"]) for m in runs.values())
-    return list(runs), share_with_interval(name, successes, sum(int(m[f"{name}_n"]) for m in runs.values()))
-
-
-def verdicts_across_seeds(reference: Path = REFERENCE, seeds: Path = SEED_RUNS) -> dict[str, list[tuple[int, str]]]:
-    """claim id → [(seed, verdict)] over the committed reference (seed 0) and every committed seed run."""
-    folders = {0: Path(reference), **seed_ledgers(seeds)}
-    table: dict[str, list[tuple[int, str]]] = {}
-    for seed, folder in sorted(folders.items()):
-        for claim_id, verdict in verdicts_in(folder).items():
-            table.setdefault(claim_id, []).append((seed, verdict))
-    return table
-
-
-def seeds_text(entries: Sequence[tuple[int, str]]) -> str:
-    """"R R P R": one letter per seed, in seed order."""
-    return " ".join(VERDICT_LETTERS[verdict] for _, verdict in entries)
-
-
-def flips(entries: Sequence[tuple[int, str]]) -> bool:
-    """Whether the verdict differs between seeds."""
-    return len({verdict for _, verdict in entries}) > 1
+    shares = {seed: m[f"{name}_share"] for seed, m in found.items() if f"{name}_share" in m}
+    return list(shares), seed_unit_share(list(shares.values())) if len(shares) >= 2 else None
 
 
 class Ledger:
@@ -413,74 +241,72 @@ class Ledger:
         """Where this notebook's ledger is written."""
         return RESULTS / "claims" / f"{self.notebook}.json"
 
-    def decide(self, claim_id: str, measured: Mapping[str, Measured], reproduced: Criterion,
-               partly: Criterion | None = None, precondition: Criterion | None = None,
-               figure: str | None = None) -> Verdict:
-        """Decide one claim from its criteria, store its row, rewrite the ledger file, and return the verdict."""
+    def decide(self, claim_id: str, measured: Mapping[str, Measured | float], figure: str | None = None) -> Verdict:
+        """Decide one claim by its rule in claims.toml, store its row, rewrite the ledger file, return the verdict."""
         self._check_claim(claim_id)
-        numbers, kinds = self._check_measured(claim_id, measured)
-        read = criterion_names(reproduced) | criterion_names(partly) | criterion_names(precondition)
-        missing = sorted(read - set(numbers))
-        if missing:
-            raise LedgerError(f"{claim_id}: the criteria read values that were not measured: {missing}")
+        numbers, kinds, notes = self._check_measured(claim_id, measured)
         if figure is not None and (not isinstance(figure, str) or not figure.strip()):
             raise LedgerError(f"{claim_id}: 'figure' must be a figure name or None")
-        verdict, reason = decide(numbers, reproduced, partly, precondition)
-        threshold = threshold_text(reproduced, partly, precondition)
-        self.rows[claim_id] = {
-            "id": claim_id, "verdict": verdict, "reason": reason, "measured": numbers, "kinds": kinds,
-            "criteria": {"reproduced": reproduced.to_json(), "partly": partly and partly.to_json(),
-                         "precondition": precondition and precondition.to_json()},
-            "threshold": threshold, "figure": figure,
-        }
+        rule = CLAIMS[claim_id].rule
+        verdict, reason = rule.verdict(numbers)
+        if reason and notes:
+            reason += "".join(f" [{name}: {note}]" for name, note in notes.items() if f"{name} =" in reason)
+        self.rows[claim_id] = {"id": claim_id, "verdict": verdict, "reason": reason, "measured": numbers,
+                               "kinds": kinds, "notes": notes, "rule": rule.digest(), "threshold": rule.text(),
+                               "figure": figure}
         self.save()
-        seeds = tuple(verdicts_across_seeds().get(claim_id, []))
-        return Verdict(claim_id, verdict, threshold, reason, numbers, seeds)
+        return Verdict(claim_id, verdict, rule.text(), reason, numbers)
 
     def _check_claim(self, claim_id: str) -> None:
-        """The id must be known and belong to this notebook."""
+        """The id must be known, belong to this notebook, and have its rule recorded in its history."""
         if claim_id not in CLAIMS:
             raise LedgerError(f"unknown claim id {claim_id!r}; the claims are listed in saelib/claims.toml")
         if CLAIMS[claim_id].notebook != self.notebook:
             raise LedgerError(f"{claim_id} belongs to notebook {CLAIMS[claim_id].notebook}, not {self.notebook}")
+        if not CLAIMS[claim_id].recorded():
+            raise LedgerError(f"{claim_id}: its rule ({CLAIMS[claim_id].rule.digest()}) is not the one its last "
+                              "history entry names; add a history entry to saelib/claims.toml first")
 
     @staticmethod
-    def _check_measured(claim_id: str, measured: Mapping[str, Measured]) -> tuple[dict[str, float], dict[str, str]]:
-        """Measured values must be a non-empty mapping of names to Measured values of known kinds."""
+    def _check_measured(claim_id: str, measured: Mapping[str, Measured | float],
+                        ) -> tuple[dict[str, float], dict[str, str], dict[str, str]]:
+        """(numbers, kinds, notes): every name declared by the claim, every declared name present, kinds as declared."""
         if not measured:
             raise LedgerError(f"{claim_id}: 'measured' is empty; record at least one measured value")
+        claim = CLAIMS[claim_id]
+        numbers, kinds, notes = {}, {}, {}
         for name, item in measured.items():
-            if not isinstance(item, Measured):
-                raise LedgerError(f"{claim_id}: measured value {name!r}={item!r} needs a kind: wrap it in share(), "
-                                  "count(), ratio(), loss(), score(), flag() or value()")
-            if item.kind not in TOLERANCES:
-                raise LedgerError(f"{claim_id}: measured value {name!r} has unknown kind {item.kind!r}")
-        return ({str(k): v.value for k, v in measured.items()}, {str(k): v.kind for k, v in measured.items()})
+            declared = claim.kind_of(str(name))
+            if declared is None:
+                raise LedgerError(f"{claim_id}: measured value {name!r} is not declared in its claims.toml table "
+                                  "(a value no rule or report uses is an error)")
+            item = item if isinstance(item, Measured) else _measured(item, None)
+            if item.kind is not None and item.kind != declared:
+                raise LedgerError(f"{claim_id}: measured value {name!r} is a {item.kind}, declared a {declared}")
+            numbers[str(name)], kinds[str(name)] = _measured(item.value, declared).value, declared
+            if item.about:
+                notes[str(name)] = item.about
+        missing = sorted(claim.required() - set(numbers))
+        if missing:
+            raise LedgerError(f"{claim_id}: declared values were not measured: {missing}")
+        return numbers, kinds, notes
 
     def save(self) -> None:
-        """Write the ledger (rows, the run's parameters and environment fingerprint) atomically."""
+        """Write the ledger (rows, the run's parameters, code digests, environment fingerprint) atomically."""
         atomic_write_json(self.path, {
             "notebook": self.notebook,
             "parameters": self.parameters,
+            "code": code_digests(self.notebook),
             "environment": environment_fingerprint(),
             "claims": [self.rows[k] for k in sorted(self.rows)],
         })
 
-    def missing_claims(self) -> list[str]:
-        """The notebook's claims that have no row yet."""
-        return [cid for cid in claims_of(self.notebook) if cid not in self.rows]
-
     def verdict_table(self) -> pd.DataFrame:
-        """What nbval compares: claim, verdict, the measured names, and the committed verdicts across seeds
-        (one letter per seed: R, P, N, T) with whether they flip. No numbers: those are checked with tolerances."""
-        seeds = verdicts_across_seeds()
-        rows = []
-        for claim_id in sorted(self.rows):
-            row, entries = self.rows[claim_id], seeds.get(claim_id, [])
-            rows.append({"claim": claim_id, "verdict": row["verdict"], "measured": ", ".join(row["measured"]),
-                         "committed seeds": seeds_text(entries) or "none yet",
-                         "flips across seeds": "yes" if flips(entries) else "no"})
-        return pd.DataFrame(rows, columns=["claim", "verdict", "measured", "committed seeds", "flips across seeds"])
+        """What nbval compares: this run's claim ids, verdicts and measured names. No numbers (those are checked
+        with tolerances) and nothing from other runs (REPORT.md holds the seeds and the post's-scale columns)."""
+        rows = [{"claim": cid, "verdict": self.rows[cid]["verdict"], "measured": ", ".join(self.rows[cid]["measured"])}
+                for cid in sorted(self.rows)]
+        return pd.DataFrame(rows, columns=["claim", "verdict", "measured"])
 
 
 # --- comparing a run with the committed reference ---------------------------------------------------------------

@@ -16,7 +16,7 @@ that reaches the stopping rule leaves the stack and stops costing compute (`trai
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -26,6 +26,8 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from saelib import ledger
+from saelib.claims import CONVERGENCE
+from saelib.metrics.convergence import end_changes
 from saelib.nonlinearity import rank_correlation
 from saelib.params import ParameterError, check_choice, check_int, check_open_unit, check_positive
 
@@ -226,15 +228,26 @@ class TrainResult:
     params: Params
     steps: torch.Tensor  # [runs]
     learned: torch.Tensor  # [runs] bool
+    curves: list[list[tuple[int, float]]] = field(default_factory=list)  # per run: (step, mean output loss)
+
+    def end_change(self, run: int, fraction: float) -> float:
+        """The run's change of its mean output loss per 10% of its training over the last `fraction`
+        (`saelib.metrics.convergence`); 1.0 (counted as not flat) when fewer than 3 points fall in that stretch."""
+        steps, losses = zip(*self.curves[run], strict=True)
+        try:
+            return float(end_changes(np.array(steps), np.array(losses), fraction))
+        except ValueError:
+            return 1.0
 
 
 def _learned_share(params: Params, arch: Architecture, data: tuple[torch.Tensor, ...],
-                   loss_threshold: float) -> torch.Tensor:
-    """Each run's share of its datapoints with output loss below the threshold."""
+                   loss_threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each run's share of its datapoints with output loss below the threshold, and its mean output loss (the task
+    is to memorise the dataset, so the training set is the data the loss is judged on)."""
     a, b, targets, sizes = data
     loss = logit_lens_loss(params, arch, a, b, targets, output_only=True)[:, -1]
     real = torch.arange(a.shape[1], device=a.device)[None] < sizes[:, None]
-    return ((loss < loss_threshold) & real).sum(1) / sizes
+    return ((loss < loss_threshold) & real).sum(1) / sizes, (loss * real).sum(1) / sizes
 
 
 def train_to_threshold(params: Params, arch: Architecture, data: tuple[torch.Tensor, ...], batch_size: int,
@@ -256,6 +269,7 @@ def train_to_threshold(params: Params, arch: Architecture, data: tuple[torch.Ten
     active = torch.arange(len(sizes), device=sizes.device)
     steps = torch.full((len(sizes),), max_steps, device=sizes.device)
     learned = torch.zeros(len(sizes), dtype=torch.bool, device=sizes.device)
+    curves: list[list[tuple[int, float]]] = [[] for _ in range(len(sizes))]
     for step in tqdm(range(1, max_steps + 1), desc=f"training {len(sizes)} networks"):
         rows = active[:, None]
         idx = (torch.rand(len(active), batch_size, generator=generator, device=a.device) * sizes[rows]).long()
@@ -267,7 +281,9 @@ def train_to_threshold(params: Params, arch: Architecture, data: tuple[torch.Ten
                 adam_step(p, g, *moments[name], step, lr)
         if step % eval_every and step != max_steps:
             continue
-        share = _learned_share(live, arch, [t[active] for t in data], loss_threshold)
+        share, mean_loss = _learned_share(live, arch, [t[active] for t in data], loss_threshold)
+        for run, value in zip(active.tolist(), mean_loss.tolist(), strict=True):
+            curves[run].append((step, value))
         done = (share >= stop_fraction) | (step == max_steps)
         for name, p in live.items():
             final[name][active[done]] = p.detach()[done]
@@ -279,7 +295,7 @@ def train_to_threshold(params: Params, arch: Architecture, data: tuple[torch.Ten
         active = active[keep]
         live = {name: p.detach()[keep].requires_grad_() for name, p in live.items()}
         moments = {name: (m[keep], v[keep]) for name, (m, v) in moments.items()}
-    return TrainResult(final, steps, learned)
+    return TrainResult(final, steps, learned, curves)
 
 
 # --- measures of the logit-lens curves and the gradient norms (numpy, per run) ---------------------------------
@@ -391,6 +407,7 @@ def train_and_measure(arch: Architecture, vocab_size: int, d_model: int, n_layer
                            "seed": run_seed, "steps": int(result.steps[r]),
                            "epochs": int(result.steps[r]) * spec.batch_size / size,
                            "learned": bool(result.learned[r]),
+                           "loss_end_change": result.end_change(r, CONVERGENCE.last_fraction),
                            **lens_measures(losses[r], spec.loss_threshold),
                            **dict(zip(("share_with_peak", "profile_ratio"), peak_measures(norms[r], peak_factor),
                                       strict=True))}
@@ -494,6 +511,22 @@ def plot_capacity(runs: pd.DataFrame, stop_fraction: float, loss_threshold: floa
     axes[0].legend(fontsize="small")
     axes[1].set(xscale="log", yscale="log", xlabel="unique pairs in the dataset", ylabel="epochs trained",
                 title=f"epochs to the stopping rule (cap: {max_steps} steps)")
+    return fig
+
+
+def plot_loss_curves(stacks: list[StackRun], fraction: float) -> plt.Figure:
+    """Every network's mean output loss over its training, one panel per (architecture, width, depth), each curve
+    ending where its run stopped, with the last `fraction` of the longest run shaded (the convergence measure fits
+    each run's own last stretch)."""
+    fig, axes = plt.subplots(1, len(stacks), figsize=(4.2 * len(stacks), 3.6), squeeze=False)
+    for ax, stack in zip(axes[0], stacks, strict=True):
+        for run, (size, _) in enumerate(stack.runs):
+            steps, losses = zip(*stack.result.curves[run], strict=True)
+            ax.plot(steps, losses, color=f"C{sorted({s for s, _ in stack.runs}).index(size)}", alpha=0.6, lw=1)
+        last = max(step for curve in stack.result.curves for step, _ in curve)
+        ax.axvspan((1 - fraction) * last, last, color="0.9", zorder=0)
+        ax.set(yscale="log", xlabel="Adam step", ylabel="mean output loss (nats, its dataset)",
+               title=_shape_label(stack.arch.name, stack.d_model, stack.n_layers))
     return fig
 
 

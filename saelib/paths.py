@@ -20,11 +20,3 @@ def ensure_dir(path: Path) -> Path:
     """Create `path` (and parents) if missing and return it."""
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def relative_to_root(path: Path) -> str:
-    """Path as a string relative to the repository root (never a machine path in outputs)."""
-    try:
-        return Path(path).resolve().relative_to(ROOT).as_posix()
-    except ValueError:
-        return Path(path).name

@@ -1,9 +1,12 @@
 """Seeding, device choice and an environment fingerprint stored with results."""
 
+import hashlib
+import json
 import os
 import platform
 import random
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -52,3 +55,34 @@ def environment_fingerprint(device: torch.device | None = None) -> dict[str, str
         torch_threads=str(torch.get_num_threads()),
     )
     return fingerprint
+
+
+def _sha(blob: bytes) -> str:
+    """A short SHA-256 of `blob`."""
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def notebook_code_digest(path: Path) -> str:
+    """A digest of a notebook's code cells (papermill's injected parameters cell left out): its code, not its
+    outputs or prose."""
+    if not path.exists():
+        return "absent"
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"
+            and "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+    return _sha("\n\x00".join(code).encode())
+
+
+def saelib_source_digest() -> str:
+    """A digest of the package's Python source (every saelib/**/*.py, by relative path)."""
+    package = Path(__file__).resolve().parent
+    parts = [f"{p.relative_to(package).as_posix()}\n{p.read_text(encoding='utf-8')}"
+             for p in sorted(package.rglob("*.py"))]
+    return _sha("\n\x00".join(parts).encode())
+
+
+def code_digests(notebook: str) -> dict[str, str]:
+    """The digests of what produced a notebook's ledger: its code cells and saelib's source."""
+    root = Path(__file__).resolve().parent.parent
+    return {"notebook": notebook_code_digest(root / "notebooks" / f"{notebook}.ipynb"),
+            "saelib": saelib_source_digest()}

@@ -8,10 +8,14 @@ import numpy as np
 import pandas as pd
 
 
-def plot_loss_curve(history: pd.DataFrame, unigram: float, title: str) -> plt.Figure:
+def plot_loss_curve(history: pd.DataFrame, unigram: float, title: str, last_fraction: float | None = None,
+                    ) -> plt.Figure:
     """Smoothed training loss and held-out loss against step (`history`: columns step, train_loss, val_loss), with
-    the unigram baseline dashed."""
+    the unigram baseline dashed and, given `last_fraction`, the stretch the convergence measure fits shaded."""
     fig, ax = plt.subplots(figsize=(7, 4))
+    if last_fraction is not None:
+        last = history["step"].max()
+        ax.axvspan((1 - last_fraction) * last, last, color="0.92", zorder=0, label="convergence fit window")
     ax.plot(history["step"], history["train_loss"], label="train (smoothed batch loss)")
     ax.plot(history["step"], history["val_loss"], marker="o", label="held out")
     ax.axhline(unigram, color="grey", linestyle="--", label=f"unigram baseline ({unigram:.2f})")

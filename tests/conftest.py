@@ -17,7 +17,7 @@ def isolated_dirs(tmp_path, monkeypatch):
     """Point every module's DATA / RESULTS / FIGURES at a temporary folder."""
     for module in (saelib.target_model, saelib.activations, saelib.runs):
         monkeypatch.setattr(module, "DATA", tmp_path / "data")
-    for module in (saelib.ledger, saelib.report, saelib.runner):
+    for module in (saelib.ledger, saelib.report, saelib.runner, saelib.target_model):
         monkeypatch.setattr(module, "RESULTS", tmp_path / "results")
     for module in (saelib.plotting, saelib.report):
         monkeypatch.setattr(module, "FIGURES", tmp_path / "figures")

@@ -1,21 +1,36 @@
-"""The claims registry is read from saelib/claims.toml: complete, consistent, and the same ids as CLAIMS.md."""
+"""The claims registry (saelib/claims.toml): complete and consistent, every rule recorded in its history, every
+committed default ledger decided under the rule in force, every rule shown in its notebook, nothing outside the
+repository read."""
 
+import json
 import re
 
 import pytest
 
-from saelib.claims import CLAIMS, CLAIMS_FILE, NOTEBOOKS, POSTS, claims_of, read_claims_file
+from saelib.claims import (
+    CLAIMS,
+    CLAIMS_FILE,
+    CONVERGENCE,
+    FLATNESS,
+    NOTEBOOKS,
+    POSTS,
+    claims_of,
+    read_claims_file,
+    rule_markdown,
+    unrecorded_rules,
+)
+from saelib.ledger import REFERENCE
 from saelib.paths import ROOT
-
-SHARED_CLAIMS = ROOT.parent / "shared" / "CLAIMS.md"
 
 
 def test_registry_is_complete_and_consistent():
-    assert len(CLAIMS) == 29 and len(POSTS) == 5
+    _, claims, _ = read_claims_file()
+    assert len(CLAIMS) == len(claims) >= 29 and len(POSTS) == 5
     assert all(c.notebook in NOTEBOOKS and c.post in POSTS for c in CLAIMS.values())
-    assert all(re.fullmatch(r"C0[1-5]\.\d", cid) for cid in CLAIMS)
-    assert all(c.statement and c.setup for c in CLAIMS.values())
+    assert all(re.fullmatch(r"C0[1-5]\.\d+", cid) for cid in CLAIMS)
+    assert all(c.statement and c.setup and c.short and c.measured and c.history for c in CLAIMS.values())
     assert NOTEBOOKS[0] == "00_target_model" and len(NOTEBOOKS) == 6
+    assert 0 < CONVERGENCE.tolerance < 0.1 and 0 < CONVERGENCE.last_fraction < 1
 
 
 def test_claims_of_a_notebook_in_order():
@@ -23,10 +38,46 @@ def test_claims_of_a_notebook_in_order():
     assert claims_of("00_target_model") == []
 
 
-def test_every_notebook_cites_the_claims_file():
+def test_every_rule_in_force_is_the_one_its_last_history_entry_names():
+    assert unrecorded_rules() == []
+
+
+def test_a_threshold_changed_without_a_history_entry_is_caught(tmp_path):
+    text = CLAIMS_FILE.read_text(encoding="utf-8")
+    changed = text.replace('reproduced = "dead_ratio <= 0.5"', 'reproduced = "dead_ratio <= 0.6"', 1)
+    assert changed != text
+    (tmp_path / "claims.toml").write_text(changed, encoding="utf-8")
+    _, claims, _ = read_claims_file(tmp_path / "claims.toml")
+    assert unrecorded_rules(claims) == ["C04.2"]
+
+
+def test_convergence_claims_read_flatness_first():
+    for claim in CLAIMS.values():
+        if claim.convergence:
+            assert claim.measured[FLATNESS] == "value"
+            assert claim.rule.precondition.text().startswith(f"{FLATNESS} ≤ {CONVERGENCE.tolerance:g}")
+    assert not CLAIMS["C02.1"].convergence and CLAIMS["C05.1"].convergence
+
+
+@pytest.mark.parametrize("path", sorted(REFERENCE.glob("*.json")), ids=lambda p: p.stem)
+def test_committed_default_ledgers_are_decided_under_the_rules_in_force(path):
+    for row in json.loads(path.read_text())["claims"]:
+        claim = CLAIMS[row["id"]]
+        assert row["rule"] == claim.rule.digest(), f"{row['id']}: re-run its notebook after changing its rule"
+        assert claim.rule.verdict(row["measured"])[0] == row["verdict"], row["id"]
+
+
+def test_every_notebook_shows_each_of_its_rules_rendered_from_the_claims_file():
     for notebook in NOTEBOOKS[1:]:
         text = (ROOT / "notebooks" / f"{notebook}.ipynb").read_text()
-        assert "claims.toml" in text, f"{notebook} does not cite saelib/claims.toml"
+        for cid in claims_of(notebook):
+            assert f'rule_markdown(\\"{cid}\\")' in text, f"{notebook} does not show the rule of {cid}"
+
+
+def test_rule_markdown_states_the_claim_its_thresholds_and_its_history():
+    text = rule_markdown("C04.2")
+    assert text.startswith("**C04.2** ") and "dead_ratio ≤ 0.5" in text and "flatness ≤" in text
+    assert CLAIMS["C04.2"].rule.digest() in text and "changed" in text
 
 
 def test_a_claim_citing_an_unknown_post_is_rejected(tmp_path):
@@ -36,7 +87,9 @@ def test_a_claim_citing_an_unknown_post_is_rejected(tmp_path):
         read_claims_file(bad)
 
 
-@pytest.mark.skipif(not SHARED_CLAIMS.exists(), reason="the project's shared/CLAIMS.md is not beside this clone")
-def test_registry_ids_match_the_shared_claims_list():
-    shared_ids = set(re.findall(r"^\| (C\d\d\.\d) \|", SHARED_CLAIMS.read_text(), flags=re.M))
-    assert shared_ids == set(CLAIMS)
+def test_nothing_in_the_repository_reads_outside_it():
+    for folder in ("saelib", "tests", "notebooks", "benchmarks"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix in (".py", ".ipynb", ".toml") and path != ROOT / "tests" / "test_claims.py":
+                text = path.read_text(encoding="utf-8")
+                assert "../shared" not in text and "CLAIMS.md" not in text, path

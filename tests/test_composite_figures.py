@@ -6,12 +6,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from saelib.composite_figures import (  # noqa: E402
     plot_chanin_cosines,
     plot_feature_splitting,
     plot_nearest_neighbour_cosines,
+    plot_objective_curves,
     plot_ortho_sweep,
     plot_phase_diagrams,
     plot_riggs_encoder_decoder,
@@ -125,4 +127,17 @@ def test_tied_vs_untied_bars_are_the_measured_shares():
     assert [[bar.get_height() for bar in ax.patches] for ax in fig.axes] == [[0.75, 0.0], [1.0, 0.25]]
     assert fig.axes[1].get_title() == "Composite solution, Till's toy (λ=0.3, p₃=0.003)"
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["untied", "tied"]
+    plt.close("all")
+
+
+def test_objective_curves_one_panel_per_stack_each_run_ending_at_one():
+    steps = np.array([10, 20, 30, 40])
+    curve = np.array([[4.0, 2.0], [2.0, 1.5], [1.5, 1.2], [1.0, 1.0]])
+    stacks = {name: StackedSAEs({}, False, curve_steps=steps, curve=curve) for name in ("a", "b", "c")}
+    fig = plot_objective_curves(stacks, 0.25)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in visible] == ["a", "b", "c"]
+    np.testing.assert_allclose(visible[0].lines[0].get_ydata(), [4.0, 2.0, 1.5, 1.0])
+    assert all(line.get_ydata()[-1] == 1.0 for line in visible[1].lines)
+    assert visible[0].patches[0].get_x() == pytest.approx(30.0)
     plt.close("all")

@@ -1,5 +1,5 @@
-"""The verdict API (criteria decide the verdict and write the threshold text), kinds with tolerances, the
-comparison of a run's ledgers with the committed reference, and verdicts across seeds."""
+"""The verdict API (a claim's rule from claims.toml decides; the measured names and kinds are checked against its
+declaration), kinds with tolerances, the comparison of a run's ledgers with the committed reference, seeds."""
 
 import copy
 import json
@@ -7,93 +7,77 @@ import json
 import pytest
 
 from saelib.atomic import atomic_write_json
+from saelib.claims import CLAIMS
 from saelib.ledger import (
     REFERENCE,
     TOLERANCES,
     Ledger,
     LedgerError,
     Measured,
-    Verdict,
-    above,
-    all_of,
-    any_of,
-    at_least,
-    at_most,
-    between,
     check_ledgers,
     count,
-    criterion_from_json,
-    decide,
     flag,
-    flips,
+    flatness,
     main,
     pooled_share,
     ratio,
     score,
-    seeds_text,
+    seed_unit_share,
     share,
     share_with_interval,
     shown,
-    verdict_of_row,
-    verdicts_across_seeds,
+    value,
 )
 
-REPRODUCED = all_of(at_least("share_low", 0.1), between("mode", 0.15, 0.5))
-PARTLY = any_of(at_least("share_low", 0.1), above("n_modes", 1))
-PRECONDITION = at_least("dead_share", 0.05)
+C022 = {"balanced_over_unbalanced": value(0.001), "intermediate_and_monotone": flag(True), "score_0_negative": 0.9,
+        "score_balanced": score(0.001), "score_10_negative": score(0.5)}  # C02.2's declared names (a pattern too)
 
 
-def test_criteria_decide_in_order_precondition_reproduced_partly():
-    base = {"share_low": 0.2, "mode": 0.3, "n_modes": 2, "dead_share": 0.1}
-    assert decide(base, REPRODUCED, PARTLY, PRECONDITION) == ("reproduced", "")
-    assert decide({**base, "mode": 0.9}, REPRODUCED, PARTLY, PRECONDITION)[0] == "partly reproduced"
-    assert decide({**base, "mode": 0.9, "share_low": 0.0, "n_modes": 1}, REPRODUCED, PARTLY)[0] == "not reproduced"
-    verdict, reason = decide({**base, "dead_share": 0.002}, REPRODUCED, PARTLY, PRECONDITION)
-    assert verdict == "not testable"
-    assert "dead_share ≥ 0.05" in reason and "dead_share = 0.002" in reason
-
-
-def test_threshold_text_comes_from_the_same_declaration(isolated_dirs):
-    ledger = Ledger("05_mcs_vs_random_wasserstein")
-    verdict = ledger.decide("C05.1", {"share_low": share(0.2), "mode": score(0.3), "n_modes": count(2),
-                                      "dead_share": share(0.1)}, REPRODUCED, PARTLY, PRECONDITION)
-    row = ledger.rows["C05.1"]
-    assert row["threshold"] == ("reproduced if share_low ≥ 0.1 and 0.15 ≤ mode ≤ 0.5; partly if share_low ≥ 0.1 "
-                                "or n_modes > 1; not testable unless dead_share ≥ 0.05")
+def test_the_claims_file_rule_decides_and_the_row_records_it(isolated_dirs):
+    ledger = Ledger("02_sqrt_n_nonlinearity", {"SEED": 0})
+    verdict = ledger.decide("C02.2", C022, figure="02_sign_balance")
+    row = json.loads(ledger.path.read_text())["claims"][0]
     assert verdict.verdict == row["verdict"] == "reproduced"
-    assert row["kinds"] == {"share_low": "share", "mode": "score", "n_modes": "count", "dead_share": "share"}
-    assert verdict_of_row(json.loads(ledger.path.read_text())["claims"][0]) == "reproduced"
-
-
-def test_criteria_round_trip_through_json():
-    for criterion in (REPRODUCED, PARTLY, PRECONDITION, at_most("x", 3)):
-        assert criterion_from_json(json.loads(json.dumps(criterion.to_json()))) == criterion
-
-
-def test_missing_measured_value_fails_its_check_and_is_named():
-    assert not at_least("x", 1).holds({})
-    assert at_least("x", 1).failures({}) == ["x ≥ 1 fails (x = not measured)"]
+    assert row["threshold"] == CLAIMS["C02.2"].rule.text() and row["rule"] == CLAIMS["C02.2"].rule.digest()
+    assert row["kinds"]["score_0_negative"] == "score" and row["kinds"]["score_10_negative"] == "score"
+    assert set(json.loads(ledger.path.read_text())["code"]) == {"notebook", "saelib"}
+    assert ledger.decide("C02.2", C022 | {"balanced_over_unbalanced": 0.5}).verdict == "partly reproduced"
+    assert list(ledger.verdict_table().columns) == ["claim", "verdict", "measured"]
 
 
 @pytest.mark.parametrize("claim_id, measured, message", [
-    ("C09.9", {"x": share(1)}, "unknown claim id"),
-    ("C01.1", {"x": share(1)}, "belongs to notebook"),
-    ("C02.1", {}, "empty"),
-    ("C02.1", {"x": 0.5}, "needs a kind"),
-    ("C02.1", {"x": Measured(1.0, "weight")}, "unknown kind"),
-    ("C02.1", {"y": share(1)}, "not measured"),
+    ("C09.9", C022, "unknown claim id"),
+    ("C01.1", C022, "belongs to notebook"),
+    ("C02.2", {}, "empty"),
+    ("C02.2", C022 | {"unused": share(1)}, "not declared"),
+    ("C02.2", C022 | {"score_balanced": share(0.1)}, "declared a score"),
+    ("C02.2", {k: v for k, v in C022.items() if k != "score_balanced"}, "were not measured"),
 ])
 def test_bad_rows_raise_clear_errors(isolated_dirs, claim_id, measured, message):
     ledger = Ledger("02_sqrt_n_nonlinearity")
     with pytest.raises(LedgerError, match=message):
-        ledger.decide(claim_id, measured, at_least("x", 0.5))
+        ledger.decide(claim_id, measured)
     assert not ledger.path.exists()
+
+
+def test_a_rule_without_its_history_entry_is_refused(isolated_dirs, monkeypatch):
+    claim = CLAIMS["C02.2"]
+    monkeypatch.setitem(CLAIMS, "C02.2", type(claim)(**{**claim.__dict__, "history": claim.history[:-1]}))
+    with pytest.raises(LedgerError, match="history entry"):
+        Ledger("02_sqrt_n_nonlinearity").decide("C02.2", C022)
+
+
+def test_flatness_is_the_largest_end_change_and_names_its_curve(isolated_dirs):
+    measured = flatness({"L1 0.3, MSE": -0.004, "L0approx 5e-05, L0": -0.031, "L1 0.3, L0": 0.012})
+    assert measured.value == pytest.approx(0.031) and measured.kind == "value"
+    assert measured.about == "L0approx 5e-05, L0 changes -3.1% per 10% of training"
 
 
 def test_measured_values_must_be_finite():
     with pytest.raises(LedgerError, match="finite"):
         share(float("nan"))
     assert flag(True) == Measured(1.0, "flag") and ratio(2) == Measured(2.0, "ratio")
+    assert count(3).kind == "count"
 
 
 def test_share_with_interval_is_wilsons_and_contains_the_share():
@@ -110,43 +94,26 @@ def test_share_with_interval_is_wilsons_and_contains_the_share():
     assert TOLERANCES["runs"].allows(0.5 + 4 / 32, 0.5) and not TOLERANCES["runs"].allows(0.5 + 5 / 32, 0.5)
 
 
-def test_missing_claims_are_listed(isolated_dirs):
-    ledger = Ledger("02_sqrt_n_nonlinearity")
-    ledger.decide("C02.2", {"x": share(1)}, at_least("x", 0.5))
-    assert ledger.missing_claims() == ["C02.1", "C02.3"]
-
-
-def test_seeds_text_and_flips():
-    entries = [(0, "reproduced"), (1, "reproduced"), (2, "partly reproduced"), (3, "not testable")]
-    assert seeds_text(entries) == "R R P T"
-    assert flips(entries) and not flips(entries[:2])
-
-
 def write_ledger(folder, notebook, rows):
     atomic_write_json(folder / f"{notebook}.json", {"notebook": notebook, "claims": rows})
 
 
-def test_verdicts_across_seeds_reads_reference_and_seed_runs(tmp_path):
-    row = {"id": "C02.1", "verdict": "reproduced"}
-    write_ledger(tmp_path / "claims", "02_sqrt_n_nonlinearity", [row])
-    flipped = {**row, "verdict": "not reproduced"}
-    write_ledger(tmp_path / "seeds" / "seed-1" / "claims", "02_sqrt_n_nonlinearity", [flipped])
-    table = verdicts_across_seeds(tmp_path / "claims", tmp_path / "seeds")
-    assert table == {"C02.1": [(0, "reproduced"), (1, "not reproduced")]}
-
-
-def test_pooled_share_sums_successes_and_trials_over_the_committed_seeds(tmp_path):
+def test_the_master_seed_is_the_unit_of_a_pooled_interval(tmp_path):
     def row(successes: int, n: int) -> dict:
         return {"id": "C01.1", "verdict": "reproduced",
                 "measured": {k: m.value for k, m in share_with_interval("corner", successes, n).items()}}
-    write_ledger(tmp_path / "claims", "01_toy_composite_features", [row(14, 32)])
-    write_ledger(tmp_path / "seeds" / "seed-1" / "claims", "01_toy_composite_features", [row(22, 32)])
-    write_ledger(tmp_path / "seeds" / "seed-2" / "claims", "02_sqrt_n_nonlinearity", [{"id": "C02.1"}])
-    seeds, pooled = pooled_share("C01.1", "corner", tmp_path / "claims", tmp_path / "seeds")
-    assert seeds == [0, 1]
-    expected = share_with_interval("corner", 36, 64)
-    assert {k: m.value for k, m in pooled.items()} == {k: m.value for k, m in expected.items()}
-    assert pooled_share("C01.2", "corner", tmp_path / "claims", tmp_path / "seeds") == ([], {})
+    for seed, k in enumerate((14, 22, 10, 20)):
+        folder = tmp_path / "claims" if seed == 0 else tmp_path / "seeds" / f"seed-{seed}" / "claims"
+        write_ledger(folder, "01_toy_composite_features", [row(k, 32)])
+    seeds, (mean, low, high) = pooled_share("C01.1", "corner", tmp_path / "claims", tmp_path / "seeds")
+    assert seeds == [0, 1, 2, 3] and mean == pytest.approx(66 / 128)
+    # four seeds' shares 0.44, 0.69, 0.31, 0.62: a t-interval over 4 observations, far wider than Wilson's over 128
+    wilson = share_with_interval("pooled", 66, 128)
+    assert low < 0.5 < high and high - low > 2 * (wilson["pooled_high"].value - wilson["pooled_low"].value)
+    assert seed_unit_share([0.5, 0.5, 0.5]) == (0.5, 0.5, 0.5)
+    assert pooled_share("C01.2", "corner", tmp_path / "claims", tmp_path / "seeds") == ([], None)
+    with pytest.raises(LedgerError, match="at least 2"):
+        seed_unit_share([0.4])
 
 
 # --- the tolerance check against the committed reference --------------------------------------------------------
@@ -172,12 +139,6 @@ def test_there_is_a_committed_reference_for_every_claim_notebook():
     assert [p.stem for p in committed_references()] == ["01_toy_composite_features", "02_sqrt_n_nonlinearity",
                                                         "03_multilayer_iterative_features", "04_l0_approx_training",
                                                         "05_mcs_vs_random_wasserstein"]
-
-
-@pytest.mark.parametrize("path", committed_references(), ids=lambda p: p.stem)
-def test_committed_verdicts_follow_from_their_own_criteria(path):
-    for row in json.loads(path.read_text())["claims"]:
-        assert verdict_of_row(row) == row["verdict"], row["id"]
 
 
 @pytest.mark.parametrize("path", committed_references(), ids=lambda p: p.stem)
@@ -207,10 +168,3 @@ def test_a_changed_verdict_or_missing_claim_fails(tmp_path):
     assert any("C02.2: missing" in p for p in problems)
     assert main(["check", str(tmp_path / "run"), str(tmp_path / "ref")]) == 1
     assert main(["check", str(tmp_path / "ref"), str(tmp_path / "ref")]) == 0
-
-
-def test_a_verdict_shows_its_committed_seeds_and_says_when_they_flip():
-    shown = Verdict("C02.1", "reproduced", "reproduced if x ≥ 1", "", {"x": 2.0},
-                    ((0, "reproduced"), (1, "partly reproduced")))._repr_markdown_()
-    assert "committed verdicts by seed (0, 1): R P, **flips between seeds**" in shown
-    assert "by seed" not in Verdict("C02.1", "reproduced", "t", "", {"x": 2.0})._repr_markdown_()

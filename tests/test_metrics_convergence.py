@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from saelib.metrics.convergence import end_change
+from saelib.metrics.convergence import end_change, end_changes, worst_change
 
 
 def test_end_change_recovers_a_known_exponential_decay():
@@ -28,3 +28,17 @@ def test_too_few_points_raise():
     history = pd.DataFrame({"step": [10, 20], "l0": [2.0, 1.0]})
     with pytest.raises(ValueError, match="at least 3"):
         end_change(history, "l0", 0.2)
+
+
+def test_end_changes_judges_many_runs_at_once_as_end_change_judges_each():
+    steps = np.arange(10, 1001, 10)
+    curves = np.stack([20 * (1 - 0.05) ** (10 * steps / 1000), np.full(len(steps), 3.0)], axis=1)  # [points, runs]
+    changes = end_changes(steps, curves, 0.2)
+    assert changes.shape == (2,) and changes == pytest.approx([-0.05, 0.0], abs=1e-9)
+    assert end_changes(steps, curves[:, 0], 0.2) == pytest.approx(-0.05)
+
+
+def test_worst_change_is_the_largest_in_size_with_its_name():
+    assert worst_change({"a": -0.02, "b": 0.015, "c": 0.0}) == (pytest.approx(0.02), "a")
+    with pytest.raises(ValueError, match="no curves"):
+        worst_change({})

@@ -5,7 +5,6 @@ from sae_lens import StandardTrainingSAE, StandardTrainingSAEConfig
 
 from saelib.metrics.density import (
     context_text,
-    dead_features,
     floor_counts,
     latent_activations,
     log10_density,
@@ -30,10 +29,6 @@ def identity_sae(d: int = 3) -> StandardTrainingSAE:
 
 ACTS = np.array([[1.0, -1.0, 0.0], [2.0, 3.0, -1.0], [0.5, -2.0, -1.0], [-1.0, 0.1, -3.0],
                  [4.0, -1.0, -1.0]], dtype=np.float32)
-
-
-def test_dead_features_are_exactly_zero_density():
-    np.testing.assert_array_equal(dead_features(np.array([0.8, 1e-9, 0.0])), [False, False, True])
 
 
 def test_log10_density_and_histogram():

@@ -14,6 +14,7 @@ from saelib.multilayer import (  # noqa: E402
     PRE_LN,
     StackRun,
     TrainingSpec,
+    TrainResult,
     adam_step,
     best_layer_share,
     cell_table,
@@ -34,6 +35,7 @@ from saelib.multilayer import (  # noqa: E402
     plot_datapoint_curves,
     plot_grad_norms,
     plot_loss_by_layer,
+    plot_loss_curves,
     plot_size_trend,
     random_pair_dataset,
     readout,
@@ -188,6 +190,10 @@ def test_training_stops_each_run_when_it_meets_the_rule(one_thread):
     output = logit_lens_loss(result.params, POST, a, b, y)[:, -1]
     for run in range(2):  # each run's returned parameters are those of the step it met the rule at
         assert (output[run, :sizes[run]] < 0.1).float().mean() >= 0.9
+    for run in range(2):  # its loss curve: one point per check, ending where it stopped, falling overall
+        steps, losses = zip(*result.curves[run], strict=True)
+        assert steps[-1] == result.steps[run] and losses[-1] < losses[0]
+        assert losses[-1] == pytest.approx(float(output[run, :sizes[run]].mean()), rel=1e-4)
 
 
 def test_a_run_that_misses_the_rule_stops_at_the_cap_unlearned(one_thread):
@@ -196,6 +202,14 @@ def test_a_run_that_misses_the_rule_stops_at_the_cap_unlearned(one_thread):
     result = train_to_threshold(params, POST, data, batch_size=16, lr=1e-3, max_steps=20, eval_every=7,
                                 loss_threshold=0.1, stop_fraction=0.99, generator=torch.Generator().manual_seed(0))
     assert result.steps.tolist() == [20] and not result.learned.any()
+    assert [step for step, _ in result.curves[0]] == [7, 14, 20]
+
+
+def test_a_curve_too_short_to_judge_counts_as_not_flat():
+    result = TrainResult({}, torch.tensor([20, 100]), torch.tensor([True, True]),
+                         [[(10, 1.0), (20, 0.5)], [(step, 0.3) for step in range(10, 101, 10)]])
+    assert result.end_change(0, 0.2) == 1.0
+    assert result.end_change(1, 0.2) == pytest.approx(0.0, abs=1e-12)
 
 
 def test_learned_layer_is_where_the_loss_stays_below_the_threshold():
@@ -314,6 +328,9 @@ def test_notebook_figures_draw_every_stack(one_thread):
     cells = cell_table(runs)
     assert len(plot_capacity(runs, 0.9, 0.1, 40).axes[0].collections) == 2
     assert len(plot_loss_by_layer(stacks, cells).axes) == 2
+    curves = plot_loss_curves(stacks, 0.2)
+    assert len(curves.axes) == 2 and [len(ax.lines) for ax in curves.axes] == [len(s.runs) for s in stacks]
+    assert list(curves.axes[0].lines[0].get_ydata()) == [loss for _, loss in stacks[0].result.curves[0]]
     fig = plot_datapoint_curves(*stacks, cells, [16, 32], 3, 0.1, np.random.default_rng(0))
     assert len(fig.axes[0].lines) == 3 + 1 and len(fig.axes[1].lines) == 4
     assert len(plot_grad_norms(*stacks, cells, 3.0).axes[1].lines) == 2 + 1

@@ -11,11 +11,6 @@ def test_root_is_the_repository():
     assert paths.DATA == paths.ROOT / "data"
 
 
-def test_relative_to_root_never_returns_a_machine_path(tmp_path):
-    assert paths.relative_to_root(paths.ROOT / "figures" / "x.png") == "figures/x.png"
-    assert paths.relative_to_root(tmp_path / "y.png") == "y.png"
-
-
 def test_artifacts_variable_moves_results_and_figures_but_not_data(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "SAELIB_DATA"} | {"SAELIB_ARTIFACTS": str(tmp_path)}
     code = "from saelib import paths; print(paths.RESULTS); print(paths.FIGURES); print(paths.DATA)"

@@ -21,7 +21,6 @@ from saelib.saes.reference_l1 import (
     ReferenceL1TrainingSAE,
     ReferenceL1TrainingSAEConfig,
     geometric_median,
-    summed_distance,
 )
 from saelib.saes.unit_norm import UnitNormTrainingSAE
 from saelib.training.fast import train_fast
@@ -45,6 +44,11 @@ def test_reference_init_is_untied_kaiming_with_unit_decoder_rows_and_zero_biases
     assert not sae.b_enc.any() and not sae.b_dec.any()
     assert sae.cfg.apply_b_dec_to_input and sae.cfg.b_dec_init == "geometric_median"
     assert isinstance(sae, UnitNormTrainingSAE)  # unit-norm decoder and plain L1 penalty
+
+
+def summed_distance(points: torch.Tensor, centre: torch.Tensor) -> float:
+    """Σ_i ‖points_i − centre‖: what the geometric median minimises."""
+    return float(torch.linalg.vector_norm(points.double() - centre.double(), dim=1).sum())
 
 
 def test_geometric_median_matches_a_brute_force_minimiser():

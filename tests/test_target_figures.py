@@ -6,6 +6,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
 
 from saelib.target_figures import plot_activation_stats, plot_loss_curve  # noqa: E402
 
@@ -21,6 +22,8 @@ def test_loss_curve_draws_train_held_out_and_the_unigram_baseline():
     assert list(ax.lines[0].get_xdata()) == [0, 10, 20] and list(ax.lines[2].get_ydata()) == [4.0, 4.0]
     assert [t.get_text() for t in ax.get_legend().get_texts()][2] == "unigram baseline (4.00)"
     assert ax.get_ylabel() == "cross-entropy (nats / token)"
+    shaded = plot_loss_curve(history, 4.0, "loss", last_fraction=0.2).axes[0]
+    assert len(shaded.patches) == 1 and shaded.patches[0].get_x() == pytest.approx(16.0)  # the last 20% of 20 steps
     plt.close("all")
 
 

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -49,6 +51,15 @@ def test_train_once_then_load_from_cache(isolated_dirs, tiny_model_config, monke
     tokens = torch.as_tensor(first.train_tokens[:2])
     assert torch.equal(first.model(tokens), second.model(tokens))
     assert second.history.equals(first.history)
+    assert first.training_seconds is not None and second.training_seconds == first.training_seconds > 0
+    cfg = tiny_model_config
+    assert first.passes_over_corpus() == pytest.approx(cfg.n_steps * cfg.batch_size / len(first.train_tokens))
+
+
+def test_write_summary_keeps_notebook_00s_numbers_for_the_report(isolated_dirs):
+    path = tmod.write_summary({"profile": "smoke", "held_out_loss": 2.5})
+    assert path == isolated_dirs / "results" / "summaries" / "00_target_model.json"
+    assert json.loads(path.read_text()) == {"held_out_loss": 2.5, "profile": "smoke"}
 
 
 def test_corrupt_checkpoint_is_retrained(isolated_dirs, tiny_model_config):

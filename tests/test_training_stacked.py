@@ -17,6 +17,7 @@ from saelib.training.stacked import (
     StackSpec,
     clip_per_run_,
     loss_and_gradients,
+    named_end_changes,
     redraw_dead,
     stacked_encode,
     stacked_init,
@@ -288,3 +289,18 @@ def test_penalty_conditions_are_copies_with_their_own_penalty_weights():
                              {"abs": torch.tensor([0.0, 0.0, 0.3, 0.3, 0.0, 0.0]),
                               "log_barrier": torch.tensor([0.0, 0.0, 0.0, 0.0, 0.1, 0.1])}, copies=3)
     assert torch.equal(trained.W_dec, explicit.W_dec) and trained.W_dec.shape[0] == 6
+
+
+def test_the_held_out_objective_is_recorded_and_flattens_once_training_has_converged():
+    generator = torch.Generator().manual_seed(0)
+
+    def sample(batch: int) -> torch.Tensor:
+        return (torch.rand(2, batch, 3, generator=generator) < 0.3).float()
+
+    long = train_stacked(sample, StackSpec(3, 3, steps=2000, batch_size=64, lr=0.01, curve_points=40),
+                         torch.tensor([0.1, 0.1]), torch.Generator().manual_seed(0))
+    short = train_stacked(sample, StackSpec(3, 3, steps=40, batch_size=64, lr=0.01, curve_points=40),
+                          torch.tensor([0.1, 0.1]), torch.Generator().manual_seed(0))
+    assert long.curve.shape == (40, 2) and long.curve_steps[-1] == 2000 and (long.curve[-1] < long.curve[0]).all()
+    assert (abs(long.end_changes(0.2)) < 0.01).all() and (short.end_changes(0.2) < -0.01).all()
+    assert set(named_end_changes({"toy": long}, 0.2)) == {"toy, run 0", "toy, run 1"}

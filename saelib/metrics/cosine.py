@@ -60,11 +60,6 @@ def random_directions_like(directions: torch.Tensor, generator: torch.Generator 
     return random / random.norm(dim=-1, keepdim=True)
 
 
-def best_match(learned: torch.Tensor, true_features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """For each true feature, the highest cosine with any learned row and that row's index."""
-    return cosine_matrix(learned, true_features).max(dim=0)
-
-
 def covariance_directions(activations: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """n unit directions drawn from a Gaussian with the (centred) covariance of activations [rows, d]: random
     directions confined to where the data live, a stricter baseline than isotropic ones for anisotropic data."""

@@ -20,11 +20,6 @@ LOG_FLOOR = 1e-10  # log10 of a zero density is drawn at -10, as in sae-lens's s
 MACHINE_PATH_TEXT = re.compile(r"/(root|work|tmp|home|Users)/")
 
 
-def dead_features(density: np.ndarray) -> np.ndarray:
-    """Latents that never fired (density exactly 0)."""
-    return np.asarray(density) == 0
-
-
 def log10_density(density: np.ndarray, floor: float = LOG_FLOOR) -> np.ndarray:
     """log10(density + floor): dead latents land at log10(floor)."""
     return np.log10(np.asarray(density, dtype=np.float64) + floor)

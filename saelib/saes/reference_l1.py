@@ -101,11 +101,6 @@ def geometric_median(points: torch.Tensor, max_iter: int = 100, tol: float = 1e-
     return median.to(points.dtype)
 
 
-def summed_distance(points: torch.Tensor, centre: torch.Tensor) -> float:
-    """Σ_i ‖points_i − centre‖: what the geometric median minimises."""
-    return float(torch.linalg.vector_norm(points.double() - centre.double(), dim=1).sum())
-
-
 class ReferenceL1TrainingSAE(UnitNormTrainingSAE):
     """The unit-norm L1 SAE with the reference's untied initialisation (b_dec at zero until the run cache sets it)."""
 
@@ -117,4 +112,3 @@ class ReferenceL1TrainingSAE(UnitNormTrainingSAE):
         initialize_reference_weights(self)
         if not self.cfg.decoder_bias:
             self.b_dec.requires_grad_(False)
-

@@ -28,9 +28,11 @@ condition, and `train_on_generator` trains on pooled draws of a toy generator th
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from saelib.metrics.convergence import end_changes
 from saelib.params import ParameterError, check_choice, check_int, check_positive
 from saelib.saes.init import sae_lens_decoder_rows
 from saelib.saes.orthogonal import PENALTIES, SCOPES, active_pairs, decoder_cosine_penalty
@@ -56,10 +58,11 @@ class StackSpec:
     resample_at: tuple[int, ...] = ()  # steps at which latents silent since the previous check are redrawn
     clip_grad_norm: float | None = 1.0  # sae-lens's trainer: each run's gradient norm clipped at 1.0
     probe_size: int = 4096  # samples on which a latent must fire at the start (and after a redraw)
+    curve_points: int = 50  # times the objective is recorded on held-out samples (the convergence measure's curve)
     init_norm: float = 0.1  # sae-lens's decoder_init_norm
 
     def __post_init__(self):
-        for name in ("d_in", "d_sae", "steps", "batch_size", "probe_size"):
+        for name in ("d_in", "d_sae", "steps", "batch_size", "probe_size", "curve_points"):
             check_int(name, getattr(self, name), minimum=1)
         check_positive("lr", self.lr)
         check_positive("init_norm", self.init_norm)
@@ -80,6 +83,12 @@ class StackedSAEs:
     params: dict[str, torch.Tensor]
     tied: bool
     resampled: torch.Tensor = field(default_factory=lambda: torch.zeros(0))  # [runs] latents redrawn in training
+    curve_steps: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [points] steps the curve was taken at
+    curve: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [points, runs] held-out objective
+
+    def end_changes(self, fraction: float) -> np.ndarray:
+        """Each run's change of its held-out objective per 10% of training over the last `fraction` ([runs])."""
+        return end_changes(self.curve_steps, self.curve, fraction)
 
     @property
     def W_dec(self) -> torch.Tensor:
@@ -280,6 +289,10 @@ def train_stacked(sample: Callable[[int], torch.Tensor], spec: StackSpec, l1: to
     optimizer = torch.optim.Adam([p for p in params.values() if p.requires_grad], lr=spec.lr, betas=(0.9, 0.999))
     fired = torch.zeros(n_runs, spec.d_sae, dtype=torch.bool)
     resampled = torch.zeros(n_runs)
+    # the probe is drawn before training and never trained on: the objective on it is a held-out curve
+    held_out = replicate(probe.transpose(1, 2), copies).contiguous()
+    every = max(1, spec.steps // spec.curve_points)
+    curve_steps, curve = [], []
     for step in tqdm(range(1, spec.steps + 1), desc="stacked SAEs"):
         x_t = replicate(sample(spec.batch_size).transpose(1, 2), copies).contiguous()  # [runs, d_in, batch]
         _, fired_now, grads = loss_and_gradients(params, x_t, l1, ortho, spec)
@@ -296,7 +309,11 @@ def train_stacked(sample: Callable[[int], torch.Tensor], spec: StackSpec, l1: to
             reset_adam_state_(optimizer, params, dead)
             resampled += dead.sum(1)
             fired.zero_()
-    return StackedSAEs({name: value.detach() for name, value in params.items()}, spec.tied, resampled)
+        if step % every == 0 or step == spec.steps:
+            curve_steps.append(step)
+            curve.append(loss_and_gradients(params, held_out, l1, ortho, spec)[0].numpy())
+    return StackedSAEs({name: value.detach() for name, value in params.items()}, spec.tied, resampled,
+                       np.array(curve_steps), np.stack(curve))
 
 
 def train_penalty_conditions(sample: Callable[[int], torch.Tensor], spec: StackSpec, l1: torch.Tensor,
@@ -318,3 +335,10 @@ def train_on_generator(sample_codes: Callable[[int], torch.Tensor], directions: 
     torch.manual_seed(seed)
     sample = run_streams(sample_codes, len(l1), directions, pool_size, torch.Generator().manual_seed(seed))
     return train_stacked(sample, spec, l1, torch.Generator().manual_seed(seed))
+
+
+def named_end_changes(stacks: Mapping[str, StackedSAEs], fraction: float) -> dict[str, float]:
+    """Every run's change of its held-out objective per 10% of training over the last `fraction`, named
+    "<stack name>, run <i>" (what `saelib.ledger.flatness` judges)."""
+    return {f"{name}, run {run}": float(change) for name, stack in stacks.items()
+            for run, change in enumerate(stack.end_changes(fraction))}
