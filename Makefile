@@ -27,6 +27,8 @@ PAPER_REPORT ?= 1
 export MPLBACKEND := Agg
 export TQDM_DISABLE := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
+# seeds, paper and test runs write under their own folders (SAELIB_ARTIFACTS) but share the caches in data/
+export SAELIB_DATA ?= $(CURDIR)/data
 export PATH := $(abspath $(ENV_DIR))/bin:$(PATH)
 
 .PHONY: help env all notebooks report seeds paper test test-fast test-notebooks lint bench clean
@@ -57,8 +59,8 @@ seeds: $(STAMP) ## Re-run every notebook at K further seeds (K=3; make seeds K=5
 		for nb in $(NOTEBOOKS); do echo "seed $$k: $$nb"; \
 			SAELIB_ARTIFACTS=$$out $(PY) -m saelib.runner $$nb --output $$out/notebooks/$$(basename $$nb) -p SEED $$k; \
 		done; \
-		rm -rf results/seeds/seed-$$k && mkdir -p results/seeds/seed-$$k/claims; \
-		cp $$out/results/claims/*.json results/seeds/seed-$$k/claims/; \
+		rm -rf results/seeds/seed-$$k; \
+		for nb in $(NOTEBOOKS); do $(PY) -m saelib.report collect $$out/results results/seeds/seed-$$k $$(basename $$nb .ipynb); done; \
 	done
 	$(MAKE) report
 
@@ -71,7 +73,7 @@ paper: $(STAMP) ## Run notebooks at the posts' scale (PAPER_NOTEBOOKS="notebooks
 	done
 	@if [ "$(PAPER_REPORT)" = 1 ]; then $(MAKE) report; fi
 
-test: test-fast test-notebooks ## Unit tests, smoke-profile notebook runs, and nbval over the notebooks
+test: lint test-fast test-notebooks ## ruff, unit tests, smoke-profile notebook runs, and nbval over the notebooks
 
 test-fast: $(STAMP) ## Unit tests and the smoke-profile notebook runs
 	SAELIB_ARTIFACTS=$(TEST_ARTIFACTS) $(PY) -m pytest tests
@@ -91,8 +93,8 @@ lab: $(STAMP) ## Open the notebooks in JupyterLab, kernel "Python 3" = this envi
 html: $(STAMP) ## Render the notebooks (stored outputs) and REPORT.md to static HTML: build/html/index.html
 	$(PY) -m saelib.static_html build/html
 
-lint: $(STAMP) ## ruff over the package, tests and benchmarks
-	$(PY) -m ruff check saelib tests benchmarks
+lint: $(STAMP) ## ruff over the package, tests, benchmarks and notebooks
+	$(PY) -m ruff check saelib tests benchmarks notebooks
 
 bench: $(STAMP) ## Training-step speed against the GEMM limit, then every notebook's run time against its budget
 	$(PY) benchmarks/bench_training.py

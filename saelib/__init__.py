@@ -1,11 +1,11 @@
 """Helpers for the SAE "true features" paper companion.
 
 One module per idea: `paths`, `repro`, `params`, `claims` (the claims, read from `claims.toml`), `ledger` (verdicts
-and their tolerances), `plotting`, `corpus`, `target_model`, `activations`, `runs` (cached SAE runs), `runner`,
+and their tolerances), `rules`, `corpus`, `target_model`, `activations`, `runs` (cached SAE runs), `runner`,
 `report`, `seed_shares` (shares of seeds with their intervals), the toy models and networks (`toy_data`,
-`nonlinearity`, `multilayer`), figure helpers shared by a notebook's cells (`composite_figures`, `mcs_figures`,
-`sweep_plots`, `target_figures`), plus SAE variants in `saelib.saes` (registered with sae-lens on import), trainers
-in `saelib.training` and metrics in `saelib.metrics`. The experiments themselves live in the notebooks.
+`nonlinearity`, `multilayer`), every figure in `saelib.figures` (one module per notebook), SAE variants in
+`saelib.saes` (registered with sae-lens on import), trainers in `saelib.training` and metrics in `saelib.metrics`.
+The experiments themselves live in the notebooks.
 """
 
 import functools

@@ -17,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from saelib.atomic import atomic_dir, atomic_write_json
-from saelib.paths import DATA
+from saelib.paths import data_dir
 from saelib.repro import pick_device
 from saelib.target_model import TargetModel
 
@@ -157,7 +157,7 @@ def cached_activations(tm: TargetModel, hook_name: str, n_tokens: int, split: st
         raise ValueError(f"n_tokens={n_tokens} must be between 1 and the split's {windows.size} tokens")
     key = cache_key(tm.key, hook_name, n_windows * windows.shape[1], f"{split}-spread" if spread else split)
     chosen = windows[spread_windows(n_windows, len(windows))] if spread else windows[:n_windows]
-    folder = DATA / "activations" / key
+    folder = data_dir() / "activations" / key
     try:
         return open_cache(folder, key)
     except CacheError:

@@ -128,6 +128,11 @@ def claims_of(notebook: str) -> list[str]:
     return [cid for cid, claim in CLAIMS.items() if claim.notebook == notebook]
 
 
+def claims_markdown(notebook: str) -> str:
+    """The claims a notebook tests as a Markdown list of ids and statements (rendered from claims.toml)."""
+    return "\n".join(f"- **{cid}** {CLAIMS[cid].statement}" for cid in claims_of(notebook))
+
+
 def unrecorded_rules(claims: dict[str, Claim] = CLAIMS) -> list[str]:
     """The claims whose rule in force is not the one their last history entry names."""
     return [cid for cid, claim in claims.items() if not claim.recorded()]

@@ -11,9 +11,9 @@ the claims file does not declare, or a kind other than the declared one is an er
 (`about`), such as the run whose curve decides `flatness`; the row keeps it.
 
 Rows are written atomically to results/claims/<notebook>.json after every call, with the digest of the rule each
-was decided under and the digests of the notebook's code and of saelib's source, so REPORT.md can tell a verdict
-of the current rule and code from a stale one. `ledger.verdict_table()` is what nbval compares: ids, verdicts and
-measured names of this run, no numbers. Numbers are compared against the committed reference ledgers by
+was decided under and the digests of the notebook's code and of the saelib source it runs, so REPORT.md can tell
+a verdict of the current rule and code from a stale one. `ledger.verdict_table()` is what nbval compares: ids,
+verdicts and measured names of this run, no numbers. Numbers are compared against the committed reference ledgers by
 `check_ledgers` (run by `make test` as `python -m saelib.ledger check ...`) within each kind's tolerance.
 """
 
@@ -34,7 +34,7 @@ from scipy.stats import t as student_t
 from saelib.atomic import atomic_write_json
 from saelib.claims import CLAIMS, NOTEBOOKS
 from saelib.metrics.convergence import worst_change
-from saelib.paths import RESULTS, ROOT
+from saelib.paths import ROOT, results_dir
 from saelib.repro import code_digests, environment_fingerprint
 
 VERDICTS = ("reproduced", "partly reproduced", "not reproduced", "not testable")
@@ -142,7 +142,11 @@ def value(x: Any, about: str | None = None) -> Measured:
 
 def flatness(changes: Mapping[str, float]) -> Measured:
     """The convergence requirement's `flatness`: the largest |end change| among named curves (per 10% of training,
-    `saelib.metrics.convergence`), noted with the curve that sets it."""
+    `saelib.metrics.convergence`), noted with the curve that sets it. A NaN change (a curve with too few recorded
+    points near its end to fit) counts as 1.0, not flat, and the note says why."""
+    unjudged = [name for name, change in changes.items() if math.isnan(change)]
+    if unjudged:
+        return value(1.0, about=f"{unjudged[0]} has too few recorded points near its end to judge (not flat)")
     worst, name = worst_change(changes)
     return value(worst, about=f"{name} changes {changes[name]:+.1%} per 10% of training")
 
@@ -239,7 +243,7 @@ class Ledger:
     @property
     def path(self) -> Path:
         """Where this notebook's ledger is written."""
-        return RESULTS / "claims" / f"{self.notebook}.json"
+        return results_dir() / "claims" / f"{self.notebook}.json"
 
     def decide(self, claim_id: str, measured: Mapping[str, Measured | float], figure: str | None = None) -> Verdict:
         """Decide one claim by its rule in claims.toml, store its row, rewrite the ledger file, return the verdict."""

@@ -11,14 +11,13 @@ arm: pre-LayerNorm GELU blocks, a final LayerNorm and a separate unembedding (a 
 PyTorch's default initialisation; its logit lens reads every layer through the final LayerNorm and unembedding.
 
 Networks of one shape are stacked along a leading "runs" dimension (one run = one dataset and seed) and trained
-as one tensor program with a hand-written Adam (`adam_step`, the same update as `torch.optim.Adam`), so a run
-that reaches the stopping rule leaves the stack and stops costing compute (`train_to_threshold`).
+as one tensor program with `torch.optim.Adam` (element-wise, so the runs stay independent), so a run that reaches
+the stopping rule leaves the stack, with its moments, and stops costing compute (`train_to_threshold`).
 """
 
 import math
 from dataclasses import dataclass, field
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
@@ -28,6 +27,7 @@ from tqdm.auto import tqdm
 from saelib import ledger
 from saelib.claims import CONVERGENCE
 from saelib.metrics.convergence import end_changes
+from saelib.metrics.fits import line_fit
 from saelib.nonlinearity import rank_correlation
 from saelib.params import ParameterError, check_choice, check_int, check_open_unit, check_positive
 
@@ -211,14 +211,17 @@ def stack_datasets(datasets: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor
     return (*padded, sizes)
 
 
-def adam_step(param: torch.Tensor, grad: torch.Tensor, exp_avg: torch.Tensor, exp_avg_sq: torch.Tensor,
-              step: int, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
-    """One Adam update in place (torch.optim.Adam's, without weight decay): every run stays independent because
-    Adam acts element-wise."""
-    exp_avg.lerp_(grad, 1 - betas[0])
-    exp_avg_sq.mul_(betas[1]).addcmul_(grad, grad, value=1 - betas[1])
-    denominator = (exp_avg_sq.sqrt() / math.sqrt(1 - betas[1] ** step)).add_(eps)
-    param.addcdiv_(exp_avg, denominator, value=-lr / (1 - betas[0] ** step))
+def _keep_runs(live: Params, optimizer: torch.optim.Adam, keep: torch.Tensor, lr: float
+               ) -> tuple[Params, torch.optim.Adam]:
+    """The live parameters of the runs in `keep` and an Adam that carries on their moments and step count (Adam
+    acts element-wise, so every run stays independent of the others in its stack)."""
+    kept = {name: p.detach()[keep].requires_grad_() for name, p in live.items()}
+    carried = torch.optim.Adam(kept.values(), lr=lr)
+    for old, new in zip(live.values(), kept.values(), strict=True):
+        state = optimizer.state[old]
+        carried.state[new] = {"step": state["step"].clone(), "exp_avg": state["exp_avg"][keep],
+                              "exp_avg_sq": state["exp_avg_sq"][keep]}
+    return kept, carried
 
 
 @dataclass
@@ -232,12 +235,13 @@ class TrainResult:
 
     def end_change(self, run: int, fraction: float) -> float:
         """The run's change of its mean output loss per 10% of its training over the last `fraction`
-        (`saelib.metrics.convergence`); 1.0 (counted as not flat) when fewer than 3 points fall in that stretch."""
+        (`saelib.metrics.convergence`); NaN (`ledger.flatness` counts it as not flat) when fewer than 3 points fall
+        in that stretch."""
         steps, losses = zip(*self.curves[run], strict=True)
         try:
             return float(end_changes(np.array(steps), np.array(losses), fraction))
         except ValueError:
-            return 1.0
+            return math.nan
 
 
 def _learned_share(params: Params, arch: Architecture, data: tuple[torch.Tensor, ...],
@@ -265,7 +269,7 @@ def train_to_threshold(params: Params, arch: Architecture, data: tuple[torch.Ten
     check_open_unit("stop_fraction", stop_fraction)
     final = {name: p.detach().clone() for name, p in params.items()}
     live = {name: p.detach().clone().requires_grad_() for name, p in params.items()}
-    moments = {name: (torch.zeros_like(p), torch.zeros_like(p)) for name, p in live.items()}
+    optimizer = torch.optim.Adam(live.values(), lr=lr)
     active = torch.arange(len(sizes), device=sizes.device)
     steps = torch.full((len(sizes),), max_steps, device=sizes.device)
     learned = torch.zeros(len(sizes), dtype=torch.bool, device=sizes.device)
@@ -275,10 +279,9 @@ def train_to_threshold(params: Params, arch: Architecture, data: tuple[torch.Ten
         idx = (torch.rand(len(active), batch_size, generator=generator, device=a.device) * sizes[rows]).long()
         streams, _ = forward(live, arch, a[rows, idx], b[rows, idx])
         loss = per_datapoint_loss(readout(live, arch, streams[-1]), targets[rows, idx]).mean(-1).sum()
-        grads = torch.autograd.grad(loss, list(live.values()))
-        with torch.no_grad():
-            for (name, p), g in zip(live.items(), grads, strict=True):
-                adam_step(p, g, *moments[name], step, lr)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
         if step % eval_every and step != max_steps:
             continue
         share, mean_loss = _learned_share(live, arch, [t[active] for t in data], loss_threshold)
@@ -293,8 +296,7 @@ def train_to_threshold(params: Params, arch: Architecture, data: tuple[torch.Ten
             break
         keep = ~done
         active = active[keep]
-        live = {name: p.detach()[keep].requires_grad_() for name, p in live.items()}
-        moments = {name: (m[keep], v[keep]) for name, (m, v) in moments.items()}
+        live, optimizer = _keep_runs(live, optimizer, keep, lr)
     return TrainResult(final, steps, learned, curves)
 
 
@@ -315,15 +317,6 @@ def best_layer_share(losses: np.ndarray) -> np.ndarray:
     total = prob[..., -1, :] - prob[..., 0, :]
     best = np.diff(prob, axis=-2).max(axis=-2)
     return np.where(total > 0, best / np.where(total > 0, total, 1.0), np.nan)
-
-
-def line_fit(xs: np.ndarray, ys: np.ndarray) -> tuple[float, float]:
-    """Slope and R² of the least-squares line through the points (R² = 0 for constant ys)."""
-    xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
-    slope, intercept = np.polyfit(xs, ys, 1)
-    total = ((ys - ys.mean()) ** 2).sum()
-    residual = ((ys - slope * xs - intercept) ** 2).sum()
-    return float(slope), float(1 - residual / total) if total > 0 else 0.0
 
 
 def peak_measures(norms: np.ndarray, factor: float) -> tuple[float, float]:
@@ -489,133 +482,3 @@ def worst_learned_measures(cells: pd.DataFrame, trends: pd.DataFrame, arch: Arch
             "max_profile_ratio": ledger.ratio(worst("profile_ratio", "max")),
             "min_spearman": ledger.score(t.spearman.min()), "min_learned_sizes": ledger.count(t.n_learned.min()),
             "capacity_reached": ledger.flag(t.capacity_reached.all())}
-
-
-# --- the figures of notebook 03 (laid out and saved by the caller: saelib.plotting.save_and_show) ---------------
-
-def _shape_label(arch: str, d_model: int, n_layers: int) -> str:
-    """Legend label of one (architecture, width, depth)."""
-    return f"{'post' if arch == POST.name else 'robustness arm'}, d = {d_model}, L = {n_layers}"
-
-
-def plot_capacity(runs: pd.DataFrame, stop_fraction: float, loss_threshold: float, max_steps: int) -> plt.Figure:
-    """Per run: the share learned at the output when training stopped, and the epochs it trained, against size."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
-    for i, ((arch, d, depth), group) in enumerate(runs.groupby(["arch", "d_model", "n_layers"], sort=False)):
-        style = dict(color=f"C{i}", marker="o" if arch == POST.name else "s", alpha=0.7)
-        axes[0].scatter(group["size"], group.output_learned, label=_shape_label(arch, d, depth), **style)
-        axes[1].scatter(group["size"], group.epochs, **style)
-    axes[0].axhline(stop_fraction, color="grey", ls="--", lw=1)
-    axes[0].set(xscale="log", xlabel="unique pairs in the dataset", ylabel=f"share with output loss < {loss_threshold}",
-                title="learned at the output when training stopped (one point per seed)")
-    axes[0].legend(fontsize="small")
-    axes[1].set(xscale="log", yscale="log", xlabel="unique pairs in the dataset", ylabel="epochs trained",
-                title=f"epochs to the stopping rule (cap: {max_steps} steps)")
-    return fig
-
-
-def plot_loss_curves(stacks: list[StackRun], fraction: float) -> plt.Figure:
-    """Every network's mean output loss over its training, one panel per (architecture, width, depth), each curve
-    ending where its run stopped, with the last `fraction` of the longest run shaded (the convergence measure fits
-    each run's own last stretch)."""
-    fig, axes = plt.subplots(1, len(stacks), figsize=(4.2 * len(stacks), 3.6), squeeze=False)
-    for ax, stack in zip(axes[0], stacks, strict=True):
-        for run, (size, _) in enumerate(stack.runs):
-            steps, losses = zip(*stack.result.curves[run], strict=True)
-            ax.plot(steps, losses, color=f"C{sorted({s for s, _ in stack.runs}).index(size)}", alpha=0.6, lw=1)
-        last = max(step for curve in stack.result.curves for step, _ in curve)
-        ax.axvspan((1 - fraction) * last, last, color="0.9", zorder=0)
-        ax.set(yscale="log", xlabel="Adam step", ylabel="mean output loss (nats, its dataset)",
-               title=_shape_label(stack.arch.name, stack.d_model, stack.n_layers))
-    return fig
-
-
-def plot_loss_by_layer(stacks: list[StackRun], cells: pd.DataFrame) -> plt.Figure:
-    """One panel per stack: the seed-mean lens loss by layer for every size (dotted: not learned), and chance."""
-    fig, axes = plt.subplots(1, len(stacks), figsize=(4.6 * len(stacks), 4.2), squeeze=False)
-    for ax, stack in zip(axes[0], stacks, strict=True):
-        learned = learned_sizes(cells, stack)
-        for i, (size, curve) in enumerate(mean_lens_curves(stack).items()):
-            ok = size in learned
-            ax.plot(np.arange(stack.n_layers + 1), curve, "o-" if ok else ":", ms=3, color=f"C{i}",
-                    label=f"{size} pairs" + ("" if ok else " (not learned)"))
-        ax.axhline(np.log(stack.d_model), color="grey", lw=1, ls="--")
-        ax.set(xlabel="layer (0 = embedding, L = output)", ylabel="mean cross-entropy (nats; dashed: chance, ln d)",
-               title=f"{stack.arch.name}\nd = {stack.d_model}, L = {stack.n_layers}")
-        ax.legend(fontsize="x-small")
-    return fig
-
-
-def plot_datapoint_curves(main: StackRun, contrast: StackRun, cells: pd.DataFrame, sizes: list[int],
-                          n_examples: int, threshold: float, rng: np.random.Generator) -> plt.Figure:
-    """Left: `n_examples` random datapoints' lens loss in `main`'s main run; middle: the share learned by layer
-    per size in both stacks (solid: main, dashed: contrast); right: histograms of the best-layer share."""
-    run_index = main_run_index(main, cells)
-    losses = main.losses[run_index]
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
-    for i in rng.choice(losses.shape[1], size=n_examples, replace=False):
-        axes[0].plot(np.arange(main.n_layers + 1), losses[:, i], "o-", ms=3, alpha=0.8)
-    axes[0].axhline(threshold, color="grey", ls="--", lw=1)
-    axes[0].set(yscale="log", xlabel="layer (0 = embedding, L = output)", ylabel="cross-entropy (nats)",
-                title=f"post's network: {n_examples} datapoints ({main.runs[run_index][0]} pairs)")
-    for stack, style in ((main, "o-"), (contrast, "s--")):
-        for i, size in enumerate(sizes):
-            axes[1].plot(np.arange(stack.n_layers + 1) / stack.n_layers, learned_by_layer(stack, size, threshold),
-                         style, ms=3, color=f"C{i}", label=f"{size} pairs" if stack is main else None)
-    axes[1].set(xlabel="layer / L", ylabel=f"share with lens loss < {threshold}",
-                title="learned by layer (solid: post, dashed: robustness arm)")
-    axes[1].legend(fontsize="small")
-    for stack, color in ((main, "C0"), (contrast, "C3")):
-        shares = best_layer_share(stack.losses[main_run_index(stack, cells)])
-        axes[2].hist(np.clip(shares[np.isfinite(shares)], 0, 1.5), bins=np.linspace(0, 1.5, 31), alpha=0.6,
-                     color=color, label=stack.arch.name)
-    axes[2].axvline(0.5, color="grey", ls="--", lw=1)
-    axes[2].set(xlabel="best one-layer gain in p(correct) / total gain (clipped at 1.5)", ylabel="datapoints",
-                title="how decisive is the best layer?")
-    axes[2].legend(fontsize="small")
-    return fig
-
-
-def plot_grad_norms(main: StackRun, contrast: StackRun, cells: pd.DataFrame, peak_factor: float) -> plt.Figure:
-    """Left: each datapoint's gradient norms over its median layer in `main`'s main run; right: both stacks' mean
-    profiles with 10–90% bands and the peak threshold."""
-    norms = main.norms[main_run_index(main, cells)]
-    relative = norms / np.median(norms, axis=1, keepdims=True)
-    order = np.lexsort((relative.max(axis=1), relative.argmax(axis=1)))
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [1.2, 1]})
-    im = axes[0].imshow(relative[order], aspect="auto", cmap="magma", interpolation="nearest",
-                        extent=(0.5, main.n_layers + 0.5, len(order), 0))
-    fig.colorbar(im, ax=axes[0], label="gradient norm / datapoint's median layer")
-    axes[0].grid(False)
-    axes[0].set(xlabel="layer l", ylabel="datapoint (sorted by its largest layer)",
-                title=f"post's network: ‖∂ logit_correct / ∂ W_l‖ (d = {main.d_model}, L = {main.n_layers})")
-    for stack, color in ((main, "C0"), (contrast, "C3")):
-        norms = stack.norms[main_run_index(stack, cells)]
-        rel = norms / np.median(norms, axis=1, keepdims=True)
-        layers = np.arange(1, stack.n_layers + 1)
-        axes[1].fill_between(layers, *np.percentile(rel, [10, 90], axis=0), alpha=0.2, color=color)
-        axes[1].plot(layers, rel.mean(axis=0), "o-", color=color, label=f"{stack.arch.name}: mean (band: 10–90%)")
-    axes[1].axhline(peak_factor, color="grey", ls="--", lw=1, label=f"peak threshold ({peak_factor:g}× median)")
-    axes[1].set(xlabel="layer l", ylabel="gradient norm / datapoint's median layer", title="mean profiles")
-    axes[1].legend(fontsize="small")
-    return fig
-
-
-def plot_size_trend(runs: pd.DataFrame, cells: pd.DataFrame, threshold: float) -> plt.Figure:
-    """Per run, the share learned over the intermediate layers against dataset size (filled: learned sizes, open:
-    beyond the capacity limit), with the seed median of the learned sizes."""
-    ok = cells.set_index(["arch", "d_model", "n_layers", "size"]).learned
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    for i, ((arch, d, depth), group) in enumerate(runs.groupby(["arch", "d_model", "n_layers"], sort=False)):
-        learned = group["size"].map(lambda size, key=(arch, d, depth): ok[(*key, size)])
-        marker = "o" if arch == POST.name else "s"
-        ax.scatter(group["size"][learned], group.intermediate_learned[learned], color=f"C{i}", marker=marker,
-                   label=_shape_label(arch, d, depth))
-        ax.scatter(group["size"][~learned], group.intermediate_learned[~learned], facecolors="none",
-                   edgecolors=f"C{i}", marker=marker)
-        medians = group[learned].groupby("size").intermediate_learned.median()
-        ax.plot(medians.index, medians.values, color=f"C{i}", lw=1)
-    ax.set(xscale="log", xlabel="unique pairs in the dataset",
-           ylabel=f"share below {threshold}, mean over layers 1..L−1", title="learned by the intermediate layers")
-    ax.legend(fontsize="small")
-    return fig

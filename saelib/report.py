@@ -6,10 +6,11 @@ saelib/claims.toml and the target models' summaries.
     python -m saelib.report collect SRC DEST NOTEBOOK  # copy one run's ledger, summary and run time (make paper)
 
 A ledger row decided under another rule than the claims file's is marked stale (rule); one produced by another
-version of its notebook's code or of saelib's source is marked (older code).
+version of its notebook's code or of the saelib modules that code runs is marked (older code).
 """
 
 import argparse
+import functools
 import json
 import shutil
 import sys
@@ -19,11 +20,12 @@ from typing import Any
 from saelib.atomic import atomic_write_json, atomic_write_text
 from saelib.claims import CLAIMS, NOTEBOOKS, POSTS, Claim
 from saelib.ledger import VERDICT_LETTERS, VERDICTS, rows_in, seed_ledgers
-from saelib.paths import FIGURES, REPORT, RESULTS
+from saelib.paths import figures_dir, report_path, results_dir
 from saelib.repro import code_digests
 from saelib.rules import Check, Combination, Criterion
 
 NOT_RUN = "not run"
+current_code = functools.cache(code_digests)  # one reading of the source per notebook while a report renders
 
 
 def _escape(text: str) -> str:
@@ -34,8 +36,7 @@ def _escape(text: str) -> str:
 def staleness(row: dict[str, Any], claim: Claim) -> list[str]:
     """Why a ledger row does not describe the current rule and code: [] when it does."""
     marks = [] if row.get("rule") == claim.rule.digest() else ["stale rule"]
-    current = code_digests(claim.notebook)
-    if row.get("code", {}) != current:
+    if row.get("code", {}) != current_code(claim.notebook):
         marks.append("older code")
     return marks
 
@@ -191,18 +192,20 @@ def _json_or_empty(path: Path) -> dict[str, Any]:
 
 
 def write_report() -> Path:
-    """Render the report from RESULTS (the default run, the seeds and the paper runs beside it) atomically."""
-    rows = rows_in(RESULTS / "claims")
+    """Render the report from the results folder (the default run, the seeds and the paper runs beside it)
+    atomically."""
+    results, figures = results_dir(), figures_dir()
+    rows = rows_in(results / "claims")
     missing = sorted({row["figure"] for row in rows.values() if row.get("figure")}
-                     - {p.stem for p in FIGURES.glob("*.png")})
+                     - {p.stem for p in figures.glob("*.png")})
     if missing:
         raise FileNotFoundError(f"the ledgers link figures that were not written: {missing}")
-    seed_rows = {seed: rows_in(folder) for seed, folder in seed_ledgers(RESULTS / "seeds").items()}
-    paper = RESULTS / "paper"
-    models = (summaries_in(RESULTS).get("00_target_model"), summaries_in(paper).get("00_target_model"))
-    text = render_report(rows, seed_rows, rows_in(paper / "claims"), _json_or_empty(RESULTS / "runtimes.json"),
+    seed_rows = {seed: rows_in(folder) for seed, folder in seed_ledgers(results / "seeds").items()}
+    paper = results / "paper"
+    models = (summaries_in(results).get("00_target_model"), summaries_in(paper).get("00_target_model"))
+    text = render_report(rows, seed_rows, rows_in(paper / "claims"), _json_or_empty(results / "runtimes.json"),
                          _json_or_empty(paper / "runtimes.json"), models)
-    return atomic_write_text(REPORT, text)
+    return atomic_write_text(report_path(), text)
 
 
 def collect_run(source: Path, destination: Path, notebook: str) -> list[Path]:

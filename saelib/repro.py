@@ -1,5 +1,6 @@
 """Seeding, device choice and an environment fingerprint stored with results."""
 
+import ast
 import hashlib
 import json
 import os
@@ -62,27 +63,63 @@ def _sha(blob: bytes) -> str:
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
-def notebook_code_digest(path: Path) -> str:
-    """A digest of a notebook's code cells (papermill's injected parameters cell left out): its code, not its
-    outputs or prose."""
+def notebook_code(path: Path) -> list[str]:
+    """A notebook's code cells (papermill's injected parameters cell left out): its code, not its outputs or
+    prose; [] when the notebook does not exist."""
     if not path.exists():
-        return "absent"
+        return []
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"
+    return ["".join(c["source"]) for c in cells if c["cell_type"] == "code"
             and "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
-    return _sha("\n\x00".join(code).encode())
 
 
-def saelib_source_digest() -> str:
-    """A digest of the package's Python source (every saelib/**/*.py, by relative path)."""
+def _module_file(package: Path, module: str) -> Path | None:
+    """The source file of a dotted saelib module name (a module or a package's __init__), or None."""
+    base = package.parent.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _saelib_imports(code: str, package: Path) -> set[str]:
+    """The dotted saelib module names that `code` imports (`from saelib.x import y` also tries saelib.x.y)."""
+    names = set()
+    python = "\n".join(line for line in code.splitlines() if not line.lstrip().startswith(("%", "!")))
+    for node in ast.walk(ast.parse(python)):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names if alias.name.split(".")[0] == "saelib"}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "saelib":
+            names.add(node.module)
+            names |= {f"{node.module}.{alias.name}" for alias in node.names
+                      if _module_file(package, f"{node.module}.{alias.name}")}
+    return names
+
+
+def saelib_files_used(cells: list[str]) -> list[Path]:
+    """The saelib source files that code cells run when imported: the modules they import, what those import
+    in turn, and every package __init__ on the way (saelib's own registers the SAE variants)."""
     package = Path(__file__).resolve().parent
-    parts = [f"{p.relative_to(package).as_posix()}\n{p.read_text(encoding='utf-8')}"
-             for p in sorted(package.rglob("*.py"))]
-    return _sha("\n\x00".join(parts).encode())
+    pending, seen = {"saelib"}.union(*(_saelib_imports(cell, package) for cell in cells)), set()
+    while pending:
+        module = pending.pop()
+        parts = module.split(".")
+        for depth in range(1, len(parts) + 1):
+            name = ".".join(parts[:depth])
+            path = _module_file(package, name)
+            if path is None or path in seen:
+                continue
+            seen.add(path)
+            pending |= _saelib_imports(path.read_text(encoding="utf-8"), package)
+    return sorted(seen)
 
 
 def code_digests(notebook: str) -> dict[str, str]:
-    """The digests of what produced a notebook's ledger: its code cells and saelib's source."""
+    """The digests of what produced a notebook's ledger: its code cells, and the saelib source files they run
+    (`saelib_files_used`), so a change elsewhere in the package does not mark its ledger as older code."""
     root = Path(__file__).resolve().parent.parent
-    return {"notebook": notebook_code_digest(root / "notebooks" / f"{notebook}.ipynb"),
-            "saelib": saelib_source_digest()}
+    cells = notebook_code(root / "notebooks" / f"{notebook}.ipynb")
+    files = saelib_files_used(cells) if cells else []
+    parts = [f"{p.relative_to(root).as_posix()}\n{p.read_text(encoding='utf-8')}" for p in files]
+    return {"notebook": _sha("\n\x00".join(cells).encode()) if cells else "absent",
+            "saelib": _sha("\n\x00".join(parts).encode())}

@@ -19,7 +19,7 @@ from typing import Any
 
 from saelib.atomic import atomic_write_json
 from saelib.params import ParameterError
-from saelib.paths import RESULTS, ROOT
+from saelib.paths import ROOT, results_dir
 
 # the kernel draws figures inline, so the stored notebook shows them (a global MPLBACKEND=Agg would drop them)
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
@@ -57,7 +57,7 @@ def output_problems(nb: dict[str, Any]) -> list[str]:
 
 def record_runtime(notebook: str, seconds: float, parameters: dict[str, Any]) -> None:
     """Merge one notebook's wall-clock run time into results/runtimes.json."""
-    path = RESULTS / "runtimes.json"
+    path = results_dir() / "runtimes.json"
     runtimes = json.loads(path.read_text()) if path.exists() else {}
     runtimes[notebook] = {"seconds": round(seconds, 1), "parameters": parameters}
     atomic_write_json(path, runtimes)

@@ -32,7 +32,7 @@ from saelib.activations import activation_batches, cached_activations, hook_laye
 from saelib.atomic import atomic_dir, atomic_write_json
 from saelib.metrics.evaluation import SAEEvaluation, evaluate_sae
 from saelib.params import ParameterError, check_choice, check_int, check_positive
-from saelib.paths import DATA
+from saelib.paths import data_dir
 from saelib.repro import pick_device, seed_everything
 from saelib.saes.reference_l1 import geometric_median
 from saelib.target_model import TargetModel, target_for
@@ -140,10 +140,10 @@ def run_key(spec: SAERunSpec, target_key: str) -> str:
 
 def run_folder(spec: SAERunSpec, target_key: str) -> Path:
     """data/sae_runs/<architecture>_<latents>_<hash>."""
-    return DATA / "sae_runs" / f"{spec.sae.architecture()}_{spec.sae.d_sae}_{run_key(spec, target_key)}"
+    return data_dir() / "sae_runs" / f"{spec.sae.architecture()}_{spec.sae.d_sae}_{run_key(spec, target_key)}"
 
 
-def target_model(data: ActivationSpec, device: torch.device | str | None = None) -> TargetModel:
+def target_of(data: ActivationSpec, device: torch.device | str | None = None) -> TargetModel:
     """The target model an activation spec reads from."""
     overrides = {} if data.pretrained_weights else {"pretrained_weights": False}
     return target_for(data.target_profile, data.target_seed, model_name=data.model_name, device=device, **overrides)
@@ -285,7 +285,7 @@ def load_or_train_many(specs: Sequence[SAERunSpec], device: torch.device | str |
     results: dict[int, SAERun] = {}
     pending: dict[tuple, list[int]] = {}
     for index, spec in enumerate(specs):
-        tm = targets.setdefault(spec.data, target_model(spec.data, device))
+        tm = targets.setdefault(spec.data, target_of(spec.data, device))
         folder = run_folder(spec, tm.key)
         if is_complete(folder):
             results[index] = load_run(folder, spec, device)

@@ -2,27 +2,25 @@
 
 import pytest
 
-import saelib.activations
-import saelib.ledger
-import saelib.plotting
-import saelib.report
-import saelib.runner
 import saelib.runs
 import saelib.target_model
+from saelib.paths import ROOT
 from saelib.target_model import target_model_config
 
 
 @pytest.fixture
 def isolated_dirs(tmp_path, monkeypatch):
-    """Point every module's DATA / RESULTS / FIGURES at a temporary folder."""
-    for module in (saelib.target_model, saelib.activations, saelib.runs):
-        monkeypatch.setattr(module, "DATA", tmp_path / "data")
-    for module in (saelib.ledger, saelib.report, saelib.runner, saelib.target_model):
-        monkeypatch.setattr(module, "RESULTS", tmp_path / "results")
-    for module in (saelib.plotting, saelib.report):
-        monkeypatch.setattr(module, "FIGURES", tmp_path / "figures")
-    monkeypatch.setattr(saelib.report, "REPORT", tmp_path / "REPORT.md")
+    """Send everything saelib writes (results, figures, REPORT.md, caches) under a temporary folder."""
+    monkeypatch.setenv("SAELIB_ARTIFACTS", str(tmp_path))
+    monkeypatch.delenv("SAELIB_DATA", raising=False)
     return tmp_path
+
+
+@pytest.fixture
+def shared_caches(isolated_dirs, monkeypatch):
+    """`isolated_dirs`, but reading and filling the repository's data/ caches (the smoke runs share them)."""
+    monkeypatch.setenv("SAELIB_DATA", str(ROOT / "data"))
+    return isolated_dirs
 
 
 @pytest.fixture
@@ -36,5 +34,5 @@ def tiny_model_config():
 def tiny_target(isolated_dirs, tiny_model_config, monkeypatch):
     """The tiny target model, trained once into the isolated data folder, served to every SAE run."""
     tm = saelib.target_model.load_or_train_target_model(tiny_model_config, device="cpu")
-    monkeypatch.setattr(saelib.runs, "target_model", lambda data, device=None: tm)
+    monkeypatch.setattr(saelib.runs, "target_of", lambda data, device=None: tm)
     return tm

@@ -6,6 +6,7 @@ import torch
 
 import saelib.activations as amod
 from saelib.activations import ActivationCache, activation_batches, cached_activations, hook_layer
+from saelib.paths import data_dir
 from saelib.target_model import load_or_train_target_model
 
 HOOK = "blocks.1.mlp.hook_post"
@@ -17,7 +18,7 @@ def tm(isolated_dirs, tiny_model_config):
 
 
 def cache_folder(tm, n_tokens=512):
-    return amod.DATA / "activations" / amod.cache_key(tm.key, HOOK, n_tokens, "train")
+    return data_dir() / "activations" / amod.cache_key(tm.key, HOOK, n_tokens, "train")
 
 
 def test_round_trip_matches_a_direct_forward_pass(tm):

@@ -14,6 +14,7 @@ from saelib.claims import (
     FLATNESS,
     NOTEBOOKS,
     POSTS,
+    claims_markdown,
     claims_of,
     read_claims_file,
     rule_markdown,
@@ -93,3 +94,18 @@ def test_nothing_in_the_repository_reads_outside_it():
             if path.suffix in (".py", ".ipynb", ".toml") and path != ROOT / "tests" / "test_claims.py":
                 text = path.read_text(encoding="utf-8")
                 assert "../shared" not in text and "CLAIMS.md" not in text, path
+
+
+def test_claims_markdown_lists_a_notebooks_claims_in_order_with_their_statements():
+    text = claims_markdown("02_sqrt_n_nonlinearity")
+    assert [line.split("**")[1] for line in text.splitlines()] == ["C02.1", "C02.2", "C02.3"]
+    assert CLAIMS["C02.2"].statement in text
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS[1:])
+def test_notebooks_render_their_claim_list_instead_of_typing_it(notebook):
+    cells = json.loads((ROOT / "notebooks" / f"{notebook}.ipynb").read_text())["cells"]
+    introduction = "".join(cells[0]["source"])  # the list of claims tested; later cells define their measures
+    assert len(re.findall(r"^(?:- \*\*|\| )C\d\d\.\d+", introduction, re.M)) < 2, (
+        f"{notebook}: the introduction types its claim list; render it with claims_markdown")
+    assert any(f'claims_markdown("{notebook}")' in "".join(cell["source"]) for cell in cells)

@@ -54,7 +54,7 @@ from saelib.params import resolve_profile
 
 P = resolve_profile(globals())
 {"saelib": saelib.__file__, "prefix": sys.prefix, "TQDM_DISABLE": os.environ.get("TQDM_DISABLE"),
- "backend": matplotlib.get_backend(), "figures": str(saelib.paths.FIGURES),
+ "backend": matplotlib.get_backend(), "figures": str(saelib.paths.figures_dir()),
  "widget_bars": {name: issubclass(module.tqdm, widget_tqdm) for name, module in sys.modules.items()
                  if name.startswith("saelib") and hasattr(module, "tqdm")}}"""
 TRAIN_SOURCE = """\

@@ -73,6 +73,12 @@ def test_flatness_is_the_largest_end_change_and_names_its_curve(isolated_dirs):
     assert measured.about == "L0approx 5e-05, L0 changes -3.1% per 10% of training"
 
 
+def test_a_curve_too_short_to_judge_is_not_flat_and_says_so():
+    measured = flatness({"d = 16, L = 8": float("nan"), "d = 16, L = 16": -0.002})
+    assert measured.value == 1.0
+    assert measured.about == "d = 16, L = 8 has too few recorded points near its end to judge (not flat)"
+
+
 def test_measured_values_must_be_finite():
     with pytest.raises(LedgerError, match="finite"):
         share(float("nan"))

@@ -7,6 +7,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from torch.nn.functional import gelu  # noqa: E402
 
+from saelib.figures.nonlinearity import plot_response_curves, plot_sign_balance, plot_sqrt_n_law, plot_tradeoff  # noqa: E402
 from saelib.nonlinearity import (
     aligned_feature,
     first_crossing,
@@ -17,10 +18,6 @@ from saelib.nonlinearity import (
     mmcs_by_count,
     nonhomogeneity_grid,
     nonhomogeneity_score,
-    plot_response_curves,
-    plot_sign_balance,
-    plot_sqrt_n_law,
-    plot_tradeoff,
     random_features,
     rank_correlation,
     response_curve,

@@ -13,8 +13,8 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_at_smoke_profile_and_records_every_claim(notebook, isolated_dirs, monkeypatch):
-    monkeypatch.setenv("SAELIB_ARTIFACTS", str(isolated_dirs))  # the kernel writes figures and ledgers there
+def test_notebook_runs_at_smoke_profile_and_records_every_claim(notebook, shared_caches):
+    isolated_dirs = shared_caches  # the kernel writes figures and ledgers there, caches into data/
     output = isolated_dirs / notebook.name
     run_notebook(notebook, output, {"PROFILE": "smoke"})
     assert output.exists()

@@ -1,31 +1,32 @@
-import os
-import subprocess
-import sys
-from pathlib import Path
+import pytest
 
 from saelib import paths
 
 
-def test_root_is_the_repository():
+def test_root_is_the_repository_and_every_location_sits_under_it_by_default(monkeypatch):
+    monkeypatch.delenv("SAELIB_ARTIFACTS", raising=False)
+    monkeypatch.delenv("SAELIB_DATA", raising=False)
     assert (paths.ROOT / "pyproject.toml").is_file()
-    assert paths.DATA == paths.ROOT / "data"
+    assert paths.data_dir() == paths.ROOT / "data"
+    assert paths.results_dir() == paths.ROOT / "results"
+    assert paths.figures_dir() == paths.ROOT / "figures"
+    assert paths.report_path() == paths.ROOT / "REPORT.md"
 
 
-def test_artifacts_variable_moves_results_and_figures_but_not_data(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "SAELIB_DATA"} | {"SAELIB_ARTIFACTS": str(tmp_path)}
-    code = "from saelib import paths; print(paths.RESULTS); print(paths.FIGURES); print(paths.DATA)"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    results, figures, data = (Path(line) for line in out.stdout.split())
-    assert results == tmp_path.resolve() / "results"
-    assert figures == tmp_path.resolve() / "figures"
-    assert data == paths.ROOT / "data"
+def test_the_artifacts_variable_alone_moves_everything_a_run_writes(tmp_path, monkeypatch):
+    monkeypatch.delenv("SAELIB_DATA", raising=False)
+    monkeypatch.setenv("SAELIB_ARTIFACTS", str(tmp_path))
+    root = tmp_path.resolve()
+    assert (paths.results_dir(), paths.figures_dir(), paths.report_path(), paths.data_dir()) == (
+        root / "results", root / "figures", root / "REPORT.md", root / "data")
 
 
-def test_data_variable_moves_the_caches(tmp_path):
-    env = {**os.environ, "SAELIB_DATA": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-c", "from saelib import paths; print(paths.DATA)"], env=env,
-                         capture_output=True, text=True, check=True)
-    assert Path(out.stdout.strip()) == tmp_path.resolve()
+@pytest.mark.parametrize("artifacts", [None, "elsewhere"])
+def test_the_data_variable_moves_the_caches_alone(tmp_path, monkeypatch, artifacts):
+    if artifacts:
+        monkeypatch.setenv("SAELIB_ARTIFACTS", str(tmp_path / artifacts))
+    monkeypatch.setenv("SAELIB_DATA", str(tmp_path / "caches"))
+    assert paths.data_dir() == (tmp_path / "caches").resolve()
 
 
 def test_ensure_dir_creates_nested(tmp_path):

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from saelib.repro import environment_fingerprint, pick_device, seed_everything
+from saelib.paths import ROOT
+from saelib.repro import code_digests, environment_fingerprint, pick_device, saelib_files_used, seed_everything
 
 
 def draw() -> tuple[float, float, float]:
@@ -45,3 +46,18 @@ def test_fingerprint_names_versions_and_device():
     assert fingerprint["torch"].startswith("2.13.0")
     assert fingerprint["device"] == "cpu"
     assert fingerprint["sae-lens"] != "absent"
+
+
+def test_a_notebooks_code_digest_covers_the_modules_it_runs_and_no_others():
+    cells = ["%matplotlib inline", "from saelib.nonlinearity import spread_feature"]
+    used = {p.relative_to(ROOT).as_posix() for p in saelib_files_used(cells)}
+    assert {"saelib/__init__.py", "saelib/nonlinearity.py", "saelib/params.py", "saelib/saes/__init__.py"} <= used
+    assert "saelib/multilayer.py" not in used and "saelib/report.py" not in used
+    from_package = {p.name for p in saelib_files_used(["from saelib.figures import nonlinearity"])}
+    assert "nonlinearity.py" in from_package and "common.py" not in from_package
+
+
+def test_code_digests_name_the_notebook_and_its_modules():
+    digests = code_digests("02_sqrt_n_nonlinearity")
+    assert set(digests) == {"notebook", "saelib"} and digests["notebook"] != "absent"
+    assert code_digests("99_no_such_notebook")["notebook"] == "absent"

@@ -9,6 +9,7 @@ from sae_lens import SAE, StandardTrainingSAEConfig
 
 import saelib.runs as runs_mod
 from saelib.params import ParameterError
+from saelib.paths import data_dir
 from saelib.runs import ActivationSpec, SAERunSpec, TrainerSpec, input_scale_factor, load_or_train, load_or_train_many
 from saelib.saes.unit_norm import UnitNormTrainingSAEConfig
 
@@ -25,7 +26,7 @@ def spec(trainer: str = "sae_lens", seed: int = 0, d_sae: int = 64, l1: float = 
 
 def test_first_call_trains_and_writes_one_complete_folder(tiny_target):
     run = load_or_train(spec(), device="cpu")
-    assert run.folder.parent == runs_mod.DATA / "sae_runs"
+    assert run.folder.parent == data_dir() / "sae_runs"
     assert sorted(p.name for p in run.folder.iterdir()) == sorted(
         ["COMPLETE", "cfg.json", "sae_weights.safetensors", "history.csv", "evaluation.json", "firing_rates.npy",
          "spec.json"])
@@ -53,7 +54,7 @@ def test_another_seed_or_setting_is_another_run(tiny_target):
 
 def test_same_spec_twice_gives_the_same_weights_bit_for_bit(tiny_target, tmp_path, monkeypatch):
     first = load_or_train(spec(), device="cpu")
-    monkeypatch.setattr(runs_mod, "DATA", tmp_path / "elsewhere")
+    monkeypatch.setenv("SAELIB_DATA", str(tmp_path / "elsewhere"))
     second = load_or_train(spec(), device="cpu")
     assert first.folder != second.folder
     assert torch.equal(first.sae.W_dec, second.sae.W_dec)
@@ -66,7 +67,7 @@ def test_interrupted_run_leaves_nothing_loadable(tiny_target, monkeypatch):
     monkeypatch.setattr(runs_mod, "evaluate_sae", broken)
     with pytest.raises(KeyboardInterrupt):
         load_or_train(spec(), device="cpu")
-    assert list((runs_mod.DATA / "sae_runs").glob("*")) == []
+    assert list((data_dir() / "sae_runs").glob("*")) == []
 
 
 def test_saved_run_loads_with_sae_lens_alone(tiny_target):

@@ -253,7 +253,7 @@ def test_load_or_train_with_the_fast_trainer_trains_caches_and_groups(tiny_targe
     cached = load_or_train(fast_spec(), device="cpu")
     assert torch.equal(cached.sae.W_enc, run.sae.W_enc)
     monkeypatch.setattr(runs_mod, "train_group", train_group)
-    monkeypatch.setattr(runs_mod, "DATA", tmp_path / "grouped")  # a fresh run cache, the same activation cache
+    monkeypatch.setenv("SAELIB_DATA", str(tmp_path / "grouped"))  # a fresh cache: the run trains again
     together = load_or_train_many([fast_spec(), fast_spec(32, UnitNormTrainingSAEConfig)], device="cpu")
     assert torch.equal(together[0].sae.W_enc, run.sae.W_enc)  # trained beside another SAE, same weights
     torch.testing.assert_close(together[1].sae.W_dec.norm(dim=1), torch.ones(32))

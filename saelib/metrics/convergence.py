@@ -8,6 +8,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from saelib.metrics.fits import line_slopes
+
 
 def end_changes(steps: np.ndarray, values: np.ndarray, fraction: float) -> np.ndarray:
     """Per column of values [points, runs] (or one curve [points]) recorded at `steps`: the relative change per 10%
@@ -20,7 +22,7 @@ def end_changes(steps: np.ndarray, values: np.ndarray, fraction: float) -> np.nd
         raise ValueError(f"need at least 3 recorded points in the last {fraction:.0%} of training, got {tail.sum()}")
     x = steps[tail] / last
     y = np.log10(np.clip(values[tail], 1e-12, None))
-    slope = np.polyfit(x, y.reshape(len(x), -1), 1)[0]
+    slope = line_slopes(x, y.reshape(len(x), -1))
     changes = 10 ** (0.1 * slope) - 1
     return changes.reshape(values.shape[1:]) if values.ndim > 1 else changes[0]
 

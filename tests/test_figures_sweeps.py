@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from saelib.sweep_plots import (  # noqa: E402
+from saelib.figures.sweeps import (  # noqa: E402
     arm_colours,
     bars_by_arm,
     calibration_plot,

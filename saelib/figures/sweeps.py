@@ -11,8 +11,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from saelib.figures.common import ramp_lines, ramp_stairs
 from saelib.metrics.density import PowerLawFit, log10_density_histogram, power_law_fit
-from saelib.plotting import ramp_lines, ramp_stairs
 
 MARKERS = "osxvD<>^p*"
 

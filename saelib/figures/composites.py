@@ -1,5 +1,5 @@
 """The figures of notebook 01 (composite features in toy models): each function draws one figure from values the
-notebook computed and returns it, laid out and saved by the caller (`saelib.plotting.save_and_show`)."""
+notebook computed and returns it, laid out and saved by the caller (`saelib.figures.common.save_and_show`)."""
 
 from collections.abc import Mapping, Sequence
 
@@ -9,9 +9,9 @@ import pandas as pd
 import seaborn as sns
 import torch
 
+from saelib.figures.common import curve_on_heatmap, heatmap_panels, interval_bars, interval_errorbar
 from saelib.ledger import Measured
 from saelib.metrics.cosine import abs_cosines, cosine_matrix
-from saelib.plotting import curve_on_heatmap, heatmap_panels, interval_bars, interval_errorbar
 from saelib.toy_data import composite_cheaper_p3
 from saelib.training.stacked import StackedSAEs
 

@@ -9,7 +9,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from saelib.composite_figures import (  # noqa: E402
+from saelib.figures.composites import (  # noqa: E402
     plot_chanin_cosines,
     plot_feature_splitting,
     plot_nearest_neighbour_cosines,

@@ -1,5 +1,5 @@
 """The figures of notebook 05 (MCS against random dictionaries): each function draws one figure from values the
-notebook computed and returns it, laid out and saved by the caller (`saelib.plotting.save_and_show`).
+notebook computed and returns it, laid out and saved by the caller (`saelib.figures.common.save_and_show`).
 
 Two recipes appear in most figures: the post's (solid, blue) and sae-lens's contrast arm (dotted or dashed, red).
 """

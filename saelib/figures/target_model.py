@@ -1,5 +1,5 @@
 """The figures of notebook 00 (the target model): each function draws one figure from values the notebook computed
-and returns it, saved by the caller (`saelib.plotting.save_and_show`)."""
+and returns it, saved by the caller (`saelib.figures.common.save_and_show`)."""
 
 from collections.abc import Mapping, Sequence
 

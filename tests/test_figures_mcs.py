@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from saelib.mcs_figures import (  # noqa: E402
+from saelib.figures.mcs import (  # noqa: E402
     plot_ablation,
     plot_emd_and_null,
     plot_focus_histogram,

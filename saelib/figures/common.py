@@ -12,7 +12,7 @@ import pandas as pd
 import seaborn as sns
 
 from saelib.atomic import atomic_write
-from saelib.paths import FIGURES, ensure_dir
+from saelib.paths import ensure_dir, figures_dir
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -33,7 +33,7 @@ def save_figure(fig: plt.Figure, name: str) -> Path:
     """Write `fig` to figures/<name>.png and .svg without timestamps or versions in the metadata."""
     if not _NAME.match(name):
         raise ValueError(f"figure name {name!r} must be a plain file stem (letters, digits, _ . -)")
-    folder = ensure_dir(FIGURES)
+    folder = ensure_dir(figures_dir())
     svg_metadata = {"Date": None, "Creator": None}
     atomic_write(folder / f"{name}.svg", lambda tmp: fig.savefig(tmp, format="svg", metadata=svg_metadata))
     return atomic_write(folder / f"{name}.png", lambda tmp: fig.savefig(tmp, format="png", metadata={"Software": None}))

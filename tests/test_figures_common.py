@@ -4,7 +4,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from saelib.plotting import save_figure, set_theme  # noqa: E402
+from saelib.figures.common import save_figure, set_theme  # noqa: E402
 
 
 def make_figure():
@@ -35,7 +35,7 @@ def test_curve_on_heatmap_passes_through_cell_centres_and_drops_the_outside():
     import numpy as np
     import pandas as pd
 
-    from saelib.plotting import curve_on_heatmap
+    from saelib.figures.common import curve_on_heatmap
 
     table = pd.DataFrame(np.zeros((3, 3)), index=[100.0, 10.0, 1.0], columns=[1.0, 10.0, 100.0])
     fig, ax = plt.subplots()
@@ -52,7 +52,7 @@ def test_curve_on_heatmap_passes_through_cell_centres_and_drops_the_outside():
 def test_interval_bars_and_errorbars_reach_the_interval_ends():
     import numpy as np
 
-    from saelib.plotting import interval_bars, interval_errorbar
+    from saelib.figures.common import interval_bars, interval_errorbar
 
     fig, ax = plt.subplots()
     interval_bars(ax, ["untied", "tied"], [0.5, 0.2], [0.3, 0.1], [0.6, 0.5])
@@ -66,7 +66,7 @@ def test_interval_bars_and_errorbars_reach_the_interval_ends():
 
 
 def test_save_and_show_saves_both_files_lays_out_only_when_asked_and_returns_nothing(isolated_dirs):
-    from saelib.plotting import save_and_show
+    from saelib.figures.common import save_and_show
 
     fig = make_figure()
     left = fig.subplotpars.left
@@ -82,7 +82,7 @@ def test_save_and_show_saves_both_files_lays_out_only_when_asked_and_returns_not
 def test_ramp_lines_and_stairs_darken_along_the_sweep():
     import numpy as np
 
-    from saelib.plotting import ramp_lines, ramp_stairs
+    from saelib.figures.common import ramp_lines, ramp_stairs
 
     fig, ax = plt.subplots()
     ramp_lines(ax, [([0, 1], [1, 2], "a"), ([0, 1], [2, 3], "b")], plt.cm.Blues, low=0.5)
@@ -98,7 +98,7 @@ def test_heatmap_panels_draw_one_titled_heatmap_per_panel_and_switch_off_the_res
     import pandas as pd
     from matplotlib.font_manager import FontProperties
 
-    from saelib.plotting import heatmap_panels
+    from saelib.figures.common import heatmap_panels
 
     fig, axes = plt.subplots(2, 2)
     panels = [("first", np.eye(2)), ("second", pd.DataFrame(np.ones((3, 2)), columns=["a", "b"])),

@@ -8,7 +8,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from saelib.target_figures import plot_activation_stats, plot_loss_curve  # noqa: E402
+from saelib.figures.target_model import plot_activation_stats, plot_loss_curve  # noqa: E402
 
 HOOKS = ("blocks.1.hook_resid_pre", "blocks.2.mlp.hook_post")
 
